@@ -1,0 +1,1 @@
+"""The ``custdim`` command line: a thin layer over :class:`custdim.project.Project`."""

@@ -1,0 +1,130 @@
+"""``custdim`` commands. Each one parses its options, calls the Project facade and renders the result."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from custdim.errors import CustdimError
+from custdim.stages import STAGE_NAMES
+
+app = typer.Typer(
+    help="custdim: build an enhanced customer dimension in your data lake.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+ProjectDir = Annotated[Path, typer.Option("--project", "-p", help="Project folder (holding custdim.yaml) or file.")]
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug or bool(os.environ.get("CUSTDIM_DEBUG"))
+
+
+@app.command()
+def run(
+    project: ProjectDir = Path("."),
+    stage: Annotated[str | None, typer.Option(help=f"Run one stage only: {', '.join(STAGE_NAMES)}.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Override the project's engine: duckdb or spark.")] = None,
+) -> None:
+    """Run the pipeline (or one stage) and print a summary."""
+    from custdim.cli.progress import progress_bars
+    from custdim.cli.render import match_rates, run_summary
+    from custdim.project import Project
+
+    p = Project.load(project)
+    with progress_bars(console) as progress:
+        report = p.run(stage=stage, progress=progress, engine=engine)
+    run_summary(console, report)
+    match_rates(console, report)
+
+
+@app.command()
+def validate(project: ProjectDir = Path(".")) -> None:
+    """Check the project file and that every source file exists."""
+    from custdim.project import Project
+
+    p = Project.load(project)
+    for note in p.validate():
+        console.print(f"  {note}")
+    console.print(f"[green]ok[/] {p.config.file}")
+
+
+@app.command()
+def status(
+    project: ProjectDir = Path("."),
+    last: Annotated[int, typer.Option("--last", "-n", help="How many runs to show.")] = 10,
+) -> None:
+    """Show the last runs and their counts."""
+    from custdim.cli.render import status_table
+    from custdim.project import Project
+
+    reports = Project.load(project).runs(last)
+    if not reports:
+        console.print("no runs yet: `custdim run`")
+        return
+    status_table(console, reports)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A SELECT over the views (dim_customer, Customer, ...).")],
+    project: ProjectDir = Path("."),
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+) -> None:
+    """Query the logical data warehouse views."""
+    from custdim.cli.render import arrow_output
+    from custdim.project import Project
+
+    if fmt not in ("table", "csv", "json"):
+        raise CustdimError(f"--format must be table, csv or json, not {fmt!r}")
+    result = Project.load(project).sql(query)
+    arrow_output(console, result, fmt)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write the demo project.")] = Path("demo"),
+    customers: Annotated[int, typer.Option(help="Real people in the fictional retailer.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 42,
+    engine: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
+) -> None:
+    """Generate a fictional retailer's sources, run the whole pipeline and print what came out."""
+    from custdim.cli.progress import progress_bars
+    from custdim.cli.render import match_rates, run_summary
+    from custdim.demo.runner import demo_summary, run_demo
+
+    if customers < 10:
+        raise CustdimError("--customers must be at least 10")
+    with progress_bars(console) as progress:
+        result = run_demo(directory, customers=customers, seed=seed, engine=engine, progress=progress)
+    run_summary(console, result.report)
+    match_rates(console, result.report)
+    demo_summary(console, result)
+
+
+def main() -> None:
+    """Entry point: one error boundary maps custdim's errors to 'Error: ...' and exit code 1."""
+    try:
+        app()
+    except CustdimError as exc:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

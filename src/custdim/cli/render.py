@@ -1,0 +1,97 @@
+"""Rendering for the CLI: run summaries, status tables and query results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from custdim.report import RunReport
+
+
+def run_summary(console: Console, report: RunReport) -> None:
+    """Per-stage table of rows, rejects and time, then warnings."""
+    table = Table(title=f"run {report.run_id} ({report.engine}) - {report.status}", title_justify="left")
+    for col in ("stage", "in", "out", "rejected", "seconds", "peak MiB"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for s in report.stages:
+        table.add_row(s.name, f"{sum(s.rows_in.values()):,}", f"{sum(s.rows_out.values()):,}",
+                      f"{sum(s.rejected.values()):,}", f"{s.seconds:.2f}", f"{s.peak_rss_mb:,.0f}")
+    table.add_row("total", "", "", "", f"{report.seconds:.2f}", "", style="bold")
+    console.print(table)
+    for s in report.stages:
+        for w in s.warnings:
+            console.print(f"[yellow]warning[/] {s.name}: {w}")
+
+
+def match_rates(console: Console, report: RunReport) -> None:
+    """Records matched per rule, as counts and shares of the records that could match."""
+    match = report.stage("match")
+    mapped = report.stage("map")
+    if match is None or "rules" not in match.details or mapped is None:
+        return
+    candidates = sum(mapped.rows_in.values()) - max(mapped.rows_in.values(), default=0)
+    table = Table(title="match rate per rule", title_justify="left")
+    for col in ("rule", "pairs", "records matched", "share of matchable"):
+        table.add_column(col, justify="left" if col == "rule" else "right")
+    for rule, d in match.details["rules"].items():
+        share = d["records"] / candidates if candidates else 0.0
+        table.add_row(rule, f"{d['pairs']:,}", f"{d['records']:,}", f"{share:.1%}")
+    console.print(table)
+
+
+def status_table(console: Console, reports: list[RunReport]) -> None:
+    table = Table(title="last runs", title_justify="left")
+    for col in ("run", "status", "engine", "started", "seconds", "landed", "rejected", "profiles", "activities"):
+        table.add_column(col)
+    for r in reports:
+        ingest, merge, acts = r.stage("ingest"), r.stage("merge"), r.stage("activities")
+        rejected = sum(sum(s.rejected.values()) for s in r.stages)
+        table.add_row(
+            r.run_id, r.status if not r.error else f"{r.status}: {r.error[:60]}", r.engine, r.started_at,
+            f"{r.seconds:.1f}",
+            f"{sum(ingest.rows_out.values()):,}" if ingest else "-",
+            f"{rejected:,}",
+            f"{merge.rows_out.get('Customer', 0):,}" if merge else "-",
+            f"{acts.rows_out.get('UnifiedActivity', 0):,}" if acts else "-",
+        )
+    console.print(table)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def arrow_output(console: Console, table: pa.Table, fmt: str, max_rows: int = 200) -> None:
+    """Print a query result as a rich table, CSV or JSON (one object per row)."""
+    rows = table.to_pylist()
+    if fmt == "json":
+        console.print_json(json.dumps([{k: _plain(v) for k, v in r.items()} for r in rows]))
+        return
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(table.column_names)
+        for r in rows:
+            writer.writerow(["" if v is None else _plain(v) for v in r.values()])
+        console.out(buf.getvalue(), end="", highlight=False)
+        return
+    out = Table(show_lines=False)
+    for name in table.column_names:
+        out.add_column(name, overflow="fold")
+    for r in rows[:max_rows]:
+        out.add_row(*["" if v is None else str(v) for v in r.values()])
+    console.print(out)
+    if len(rows) > max_rows:
+        console.print(f"({len(rows):,} rows, first {max_rows} shown; use --format csv for all)")
+    else:
+        console.print(f"({len(rows):,} rows)")

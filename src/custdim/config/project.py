@@ -1,0 +1,120 @@
+"""The whole project file, and the checks that span its sections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PrivateAttr, field_validator
+
+from custdim.config.activities import Activity
+from custdim.config.base import Model, check_identifier
+from custdim.config.sources import FileTable, Source
+from custdim.config.unify import Unify
+
+ENGINES = ("duckdb", "spark")
+
+
+class SparkOptions(Model):
+    """Settings for ``engine: spark``; the defaults start a small local session."""
+
+    master: str = "local[2]"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class ProjectConfig(Model):
+    name: str
+    lake: str = "lake"
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkOptions = Field(default_factory=SparkOptions)
+    sources: list[Source] = Field(min_length=1)
+    unify: Unify
+    activities: list[Activity] = Field(default_factory=list)
+
+    _root: Path = PrivateAttr(default=Path("."))
+    _file: str = PrivateAttr(default="custdim.yaml")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_identifier(v.replace("-", "_"), "project name") and v
+
+    def cross_check(self) -> None:
+        """Checks that span sections; raises CrossCheckError carrying the offending key path."""
+        tables = self.table_names()
+        names = [s.name for s in self.sources]
+        for i, n in enumerate(names):
+            if names.index(n) != i:
+                raise CrossCheckError(f"sources[{i}].name", f"source {n!r} is defined twice")
+        unify_tables = [t.table for t in self.unify.tables]
+        for i, t in enumerate(self.unify.tables):
+            if t.table not in tables:
+                raise CrossCheckError(f"unify.tables[{i}].table", _unknown("table", t.table, tables))
+            if unify_tables.index(t.table) != i:
+                raise CrossCheckError(f"unify.tables[{i}].table", f"{t.table!r} is listed twice")
+        match = self.unify.match
+        if match is not None:
+            if match.order is not None:
+                for i, t in enumerate(match.order):
+                    if t not in unify_tables:
+                        raise CrossCheckError(f"unify.match.order[{i}]", _unknown("unify table", t, unify_tables))
+                missing = [t for t in unify_tables if t not in match.order]
+                if missing or len(set(match.order)) != len(match.order):
+                    raise CrossCheckError(
+                        "unify.match.order",
+                        f"must list every table of unify.tables exactly once; missing: {', '.join(missing) or '-'}",
+                    )
+            fields = self.unify.fields()
+            for r, rule in enumerate(match.rules):
+                for c, cond in enumerate(rule.conditions):
+                    if cond.field not in fields:
+                        raise CrossCheckError(
+                            f"unify.match.rules[{r}].conditions[{c}].field", _unknown("unified field", cond.field, fields)
+                        )
+        for i, a in enumerate(self.activities):
+            if a.table not in tables:
+                raise CrossCheckError(f"activities[{i}].table", _unknown("table", a.table, tables))
+            if a.customer.table not in unify_tables:
+                raise CrossCheckError(
+                    f"activities[{i}].customer.table", _unknown("unify table", a.customer.table, unify_tables)
+                )
+
+    def table_names(self) -> list[str]:
+        """Every source table as '<source>.<table>'."""
+        return [f"{s.name}.{t.name}" for s in self.sources for t in s.tables]
+
+    def source_table(self, qualified: str) -> FileTable:
+        source, _, table = qualified.partition(".")
+        for s in self.sources:
+            if s.name == source:
+                for t in s.tables:
+                    if t.name == table:
+                        return t
+        raise KeyError(qualified)
+
+    @property
+    def root(self) -> Path:
+        """The folder holding the project file; relative paths resolve against it."""
+        return self._root
+
+    @property
+    def file(self) -> str:
+        return self._file
+
+    def resolve(self, path: str) -> str:
+        """Resolve a path from the project file: URLs stay as they are, relative paths join the project folder."""
+        if "://" in path or Path(path).is_absolute():
+            return path
+        return str((self._root / path).resolve())
+
+
+class CrossCheckError(ValueError):
+    """A check spanning sections failed; carries the key path of the offending value."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
+def _unknown(what: str, value: str, valid: list[str]) -> str:
+    return f"unknown {what} {value!r}; valid values: {', '.join(valid) or '(none)'}"

@@ -1,0 +1,202 @@
+"""What the demo customers do: web-shop orders and point-of-sale receipts with their lines, over a small catalog.
+
+Money is handled in integer cents throughout so that a receipt's total is exactly the sum of its lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from custdim.demo.people import AS_OF_S, DAY_S, IntArray, fmt_datetime
+
+BoolArray = npt.NDArray[np.bool_]
+
+_HISTORY_S = 3 * 365 * DAY_S  # activities cover the last three years
+_MAX_BASKET_CENTS = 40_000  # keeps receipts within the 5-400 range of a typical store visit
+_CATALOG_SEED = 20_240_601  # the catalog is the same for every dataset seed, like a real product master
+_N_STORES = 30
+
+# Category -> (items, lowest and highest list price in dollars).
+_CATEGORIES: dict[str, tuple[tuple[str, ...], int, int]] = {
+    "apparel": (("Crew Neck T-Shirt", "Oxford Shirt", "Slim Fit Jeans", "Chino Pants", "Wool Sweater",
+                 "Hooded Sweatshirt", "Denim Jacket", "Summer Dress", "Pleated Skirt", "Polo Shirt"), 12, 120),
+    "shoes": (("Running Shoes", "Leather Boots", "Canvas Sneakers", "Sandals", "Loafers", "Hiking Boots",
+               "Slip-On Shoes", "Trail Runners"), 35, 170),
+    "outdoor": (("Daypack 20L", "Two-Person Tent", "Sleeping Bag", "Trekking Poles", "Headlamp", "Water Bottle",
+                 "Fleece Jacket", "Rain Shell"), 10, 240),
+    "beauty": (("Face Cream", "Lip Balm", "Shampoo", "Conditioner", "Eau de Toilette", "Body Lotion", "Mascara",
+                "Sunscreen SPF 50"), 6, 65),
+    "home": (("Scented Candle", "Throw Blanket", "Towel Set", "Ceramic Mug", "Cushion Cover", "Table Lamp",
+              "Picture Frame", "Storage Basket"), 6, 95),
+    "accessories": (("Leather Belt", "Wool Scarf", "Baseball Cap", "Sunglasses", "Tote Bag", "Wallet", "Beanie",
+                     "Umbrella"), 8, 85),
+    "sports": (("Yoga Mat", "Training Shorts", "Sports Bra", "Running Tights", "Gym Bag", "Resistance Bands",
+                "Swim Goggles", "Cycling Gloves"), 8, 90),
+    "kids": (("Kids T-Shirt", "Kids Rain Boots", "Kids Backpack", "Baby Bodysuit", "Kids Pajamas", "Kids Sneakers",
+              "Plush Bear", "Kids Hoodie"), 6, 55),
+}  # fmt: skip
+_BRANDS: dict[str, tuple[str, ...]] = {
+    "Northfield": ("apparel", "accessories"),
+    "Summit Trail": ("outdoor", "shoes"),
+    "Harbor Lane": ("home",),
+    "Lumière": ("beauty",),
+    "Stride": ("shoes", "sports"),
+    "Little Fox": ("kids",),
+    "Blue Mesa": ("apparel", "shoes"),
+    "Kestrel": ("outdoor", "sports"),
+    "Maison Claire": ("home", "beauty"),
+    "Urban Thread": ("apparel", "accessories"),
+    "Ridgeway": ("outdoor", "apparel"),
+    "Bloom & Co": ("beauty", "home"),
+    "Juniper Kids": ("kids", "apparel"),
+    "Velo Sport": ("sports", "accessories"),
+    "Cedar & Pine": ("home", "outdoor"),
+}
+_COLORS = ("Navy", "Black", "White", "Olive", "Sand", "Red", "Grey", "Sky Blue", "Forest", "Charcoal")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Products as parallel arrays (index = product number)."""
+
+    product_id: list[str]
+    name: list[str]
+    brand: list[str]
+    category: list[str]
+    price_cents: IntArray
+    popularity: npt.NDArray[np.float64]
+    """Sampling probabilities; a few products sell far more than the rest, as in any store."""
+
+
+def build_catalog(size: int = 150) -> Catalog:
+    """About ``size`` products over 15 brands and 8 categories, identical for every dataset."""
+    rng = np.random.default_rng(_CATALOG_SEED)
+    combos = [(b, c, item) for b, cats in _BRANDS.items() for c in cats for item in _CATEGORIES[c][0]]
+    chosen = sorted(rng.choice(len(combos), size=min(size, len(combos)), replace=False).tolist())
+    ids, names, brands, cats, prices = [], [], [], [], []
+    for k, j in enumerate(chosen):
+        brand, cat, item = combos[j]
+        lo, hi = _CATEGORIES[cat][1], _CATEGORIES[cat][2]
+        dollars = int(rng.integers(lo, hi + 1))
+        ids.append(f"SKU{10_001 + k}")
+        names.append(f"{brand} {item} {_COLORS[int(rng.integers(0, len(_COLORS)))]}")
+        brands.append(brand)
+        cats.append(cat)
+        prices.append(dollars * 100 - (1 if rng.random() < 0.7 else 0))  # mostly "charm" prices like 24.99
+    weights = 1.0 / np.arange(1, len(ids) + 1) ** 0.9
+    popularity = rng.permutation(weights / weights.sum())
+    return Catalog(ids, names, brands, cats, np.array(prices, dtype=np.int64), popularity)
+
+
+def fmt_cents(cents: IntArray) -> list[str]:
+    """Integer cents -> ``"12.30"``."""
+    return [f"{c // 100}.{c % 100:02d}" for c in cents.tolist()]
+
+
+def make_ids(prefix: str, count: int, width: int) -> list[str]:
+    """``prefix`` + zero-padded 1..count; the width grows if ``count`` needs more digits."""
+    w = max(width, len(str(count)))
+    return [f"{prefix}{i:0{w}d}" for i in range(1, count + 1)]
+
+
+def make_orders(
+    account_ids: list[str], created_s: IntArray, orphan_rate: float, rng: np.random.Generator
+) -> dict[str, list[str]]:
+    """0-12 orders per account over the last three years, numbered in time order; a few point at deleted accounts."""
+    n = len(account_ids)
+    heavy = rng.random(n) < 0.06
+    counts = np.where(heavy, rng.integers(6, 13, n), np.minimum(rng.negative_binomial(1, 0.35, n), 12))
+    owner = np.repeat(np.arange(n), counts)
+    ordered = _times_since(np.maximum(created_s[owner], AS_OF_S - _HISTORY_S), rng, 0, DAY_S)
+    order = np.argsort(ordered, kind="stable")
+    owner, ordered = owner[order], ordered[order]
+    m = len(owner)
+
+    total = np.round(np.clip(rng.lognormal(np.log(55.0), 0.8, m), 5.0, 400.0) * 100).astype(np.int64)
+    status = np.array(["completed", "returned", "cancelled"], dtype=object)[rng.choice(3, m, p=[0.88, 0.08, 0.04])]
+    channel = np.array(["web", "app"], dtype=object)[(rng.random(m) < 0.4).astype(np.int64)]
+
+    accounts = np.array(account_ids, dtype=object)[owner]
+    orphan = np.flatnonzero(rng.random(m) < orphan_rate)
+    # Accounts deleted after ordering: ids past the end of the accounts table, so they can never match.
+    width = len(account_ids[0]) - 1 if account_ids else 6
+    gone = n + 1 + rng.integers(0, 50, len(orphan))
+    accounts[orphan] = [f"A{g:0{width}d}" for g in gone.tolist()]
+    return {
+        "order_id": make_ids("O", m, 7),
+        "account_id": accounts.tolist(),
+        "ordered_at": fmt_datetime(ordered, "T"),
+        "total": fmt_cents(total),
+        "status": status.tolist(),
+        "channel": channel.tolist(),
+    }
+
+
+def make_receipts(
+    member_ids: list[str], joined_s: IntArray, catalog: Catalog, rng: np.random.Generator
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """0-15 store visits per member with 1-5 lines each; returns (receipts, receipt_lines) columns."""
+    n = len(member_ids)
+    heavy = rng.random(n) < 0.08
+    counts = np.where(heavy, rng.integers(8, 16, n), np.minimum(rng.negative_binomial(1.2, 0.3, n), 15))
+    home = rng.integers(0, _N_STORES, n)
+    owner = np.repeat(np.arange(n), counts)
+    # Shops open 9:00-21:00; the day is drawn first so visits never fall at night.
+    day_start = (np.maximum(joined_s[owner], AS_OF_S - _HISTORY_S) // DAY_S) * DAY_S
+    purchased = _times_since(day_start, rng, 9 * 3600, 12 * 3600)
+    order = np.argsort(purchased, kind="stable")
+    owner, purchased = owner[order], purchased[order]
+    r = len(owner)
+    store = np.where(rng.random(r) < 0.75, home[owner], rng.integers(0, _N_STORES, r))
+
+    n_lines = 1 + rng.binomial(4, 0.3, r)
+    receipt = np.repeat(np.arange(r), n_lines)
+    product = rng.choice(len(catalog.product_id), size=len(receipt), p=catalog.popularity)
+    price = catalog.price_cents[product]
+    discounted = (rng.random(len(receipt)) < 0.1) & (price >= 1000)
+    price = np.where(discounted, np.round(price * 0.8).astype(np.int64), price)
+    qty = rng.choice(3, size=len(receipt), p=[0.82, 0.13, 0.05]) + 1
+    qty = np.where(price > 10_000, 1, qty)
+    amount = price * qty
+    # Drop the lines that would push a basket over the cap (never the first line) to keep totals realistic.
+    running = np.cumsum(amount)
+    starts = np.concatenate(([0], np.cumsum(n_lines)[:-1]))
+    before = np.repeat(np.where(starts > 0, running[starts - 1], 0), n_lines)
+    first = np.zeros(len(receipt), dtype=np.bool_)
+    first[starts] = True
+    keep = first | (running - before <= _MAX_BASKET_CENTS)
+    receipt, product, price, qty, amount = receipt[keep], product[keep], price[keep], qty[keep], amount[keep]
+    totals = np.bincount(receipt, weights=amount, minlength=r).round().astype(np.int64)
+
+    receipt_ids = make_ids("R", r, 8)
+    stores = [f"S{s + 1:02d}" for s in range(_N_STORES)]
+    names, brands, cats = (np.array(a, dtype=object) for a in (catalog.name, catalog.brand, catalog.category))
+    receipts = {
+        "receipt_id": receipt_ids,
+        "member_id": np.array(member_ids, dtype=object)[owner].tolist(),
+        "store_id": [stores[s] for s in store.tolist()],
+        "purchased_at": fmt_datetime(purchased, " "),
+        "total": fmt_cents(totals),
+    }
+    lines = {
+        "line_id": make_ids("L", len(receipt), 9),
+        "receipt_id": np.array(receipt_ids, dtype=object)[receipt].tolist(),
+        "product_id": np.array(catalog.product_id, dtype=object)[product].tolist(),
+        "product": names[product].tolist(),
+        "brand": brands[product].tolist(),
+        "category": cats[product].tolist(),
+        "quantity": qty.astype(str).tolist(),
+        "price": fmt_cents(price),
+    }
+    return receipts, lines
+
+
+def _times_since(start_s: IntArray, rng: np.random.Generator, day_offset: int, day_span: int) -> IntArray:
+    """A random moment between ``start_s`` and AS_OF; days uniform, time of day in [offset, offset + span)."""
+    days = np.maximum((AS_OF_S - start_s) // DAY_S, 0)
+    day = (rng.random(len(start_s)) * (days + 1)).astype(np.int64)
+    tod = day_offset + rng.integers(0, day_span, len(start_s))
+    return np.minimum(start_s + day * DAY_S + tod, AS_OF_S).astype(np.int64)

@@ -1,0 +1,83 @@
+"""The small interface every engine implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import ibis
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from custdim.lake import Lake
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine is good at, so stages choose a strategy without naming engines."""
+
+    # Graph algorithms may pull edges into this process (fast on one machine, bounded by its memory).
+    local_graph: bool
+    # Pulling whole tables into the driver is cheap (in-process engines).
+    cheap_collect: bool
+
+
+class Engine(ABC):
+    """Runs Ibis expressions and reads/writes lake tables (folders of Parquet files)."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+
+    @property
+    @abstractmethod
+    def backend(self) -> ibis.BaseBackend:
+        """The Ibis backend expressions run on."""
+
+    @abstractmethod
+    def read(self, path: str) -> ir.Table:
+        """A lake table (folder of Parquet files) as an Ibis table."""
+
+    @abstractmethod
+    def _write_parquet(self, expr: ir.Table, path: str) -> None:
+        """Write the expression's rows as Parquet files into the (empty) folder ``path``."""
+
+    def write(self, expr: ir.Table, path: str) -> int:
+        """Materialize an expression as the lake table at ``path`` (replacing it) and return its row count."""
+        self.lake.remove(path)
+        self._write_parquet(expr, path)
+        return self.row_count(path)
+
+    def row_count(self, path: str) -> int:
+        """Rows of a lake table, from Parquet footers (no data is read)."""
+        total = 0
+        for f in self.lake.parquet_files(path):
+            with self.lake.fs.open(f, "rb") as fh:
+                total += pq.ParquetFile(fh).metadata.num_rows
+        return total
+
+    def schema(self, path: str) -> pa.Schema:
+        """Arrow schema of a lake table."""
+        files = self.lake.parquet_files(path)
+        with self.lake.fs.open(files[0], "rb") as fh:
+            return pq.read_schema(fh)
+
+    def from_arrow(self, table: pa.Table) -> ir.Table:
+        """An in-memory Arrow table usable in expressions on this engine."""
+        return ibis.memtable(table)
+
+    def to_arrow(self, expr: ir.Expr) -> pa.Table:
+        """Execute and fetch the result as Arrow."""
+        return self.backend.to_pyarrow(expr)
+
+    def count(self, expr: ir.Table) -> int:
+        return int(self.backend.execute(expr.count()))
+
+    def close(self) -> None:
+        """Release resources held by the engine."""

@@ -1,0 +1,43 @@
+"""The embedded default engine: DuckDB in this process."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+
+from custdim.engines.base import Capabilities, Engine
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from custdim.lake import Lake
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+    capabilities = Capabilities(local_graph=True, cheap_collect=True)
+
+    def __init__(self, lake: Lake) -> None:
+        super().__init__(lake)
+        self._con = ibis.duckdb.connect()
+        raw = self._con.con
+        # Stages never rely on row order, and not preserving it lets large writes stream instead of buffer.
+        raw.execute("SET preserve_insertion_order = false")
+        if not lake.is_local:
+            raw.register_filesystem(lake.fs)
+
+    @property
+    def backend(self) -> ibis.BaseBackend:
+        return self._con
+
+    def read(self, path: str) -> ir.Table:
+        url = self.lake.url(path)
+        return self._con.read_parquet(f"{url}/*.parquet")
+
+    def _write_parquet(self, expr: ir.Table, path: str) -> None:
+        self.lake.makedirs(path)
+        self._con.to_parquet(expr, f"{self.lake.url(path)}/part-00000.parquet")
+
+    def close(self) -> None:
+        self._con.disconnect()

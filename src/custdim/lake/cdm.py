@@ -1,0 +1,164 @@
+"""Common Data Model metadata as plain dataclasses <-> JSON (manifest and entity schema documents).
+
+We write the JSON ourselves (the official SDK is unmaintained and only used in tests to validate the output).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+FOUNDATIONS = [{"corpusPath": "cdm:/foundations.cdm.json"}]
+SCHEMA_VERSION = "1.0.0"
+
+
+def cdm_data_format(dtype: pa.DataType) -> str:
+    """Map an Arrow type to the CDM dataFormat vocabulary."""
+    checks: list[tuple[Any, str]] = [
+        (pa.types.is_boolean, "Boolean"),
+        (pa.types.is_int8, "Byte"),
+        (pa.types.is_int16, "Int16"),
+        (pa.types.is_int32, "Int32"),
+        (pa.types.is_int64, "Int64"),
+        (pa.types.is_unsigned_integer, "Int64"),
+        (pa.types.is_float32, "Float"),
+        (pa.types.is_floating, "Double"),
+        (pa.types.is_decimal, "Decimal"),
+        (pa.types.is_date, "Date"),
+        (pa.types.is_time, "Time"),
+        (pa.types.is_binary, "Binary"),
+        (pa.types.is_large_binary, "Binary"),
+        (pa.types.is_string, "String"),
+        (pa.types.is_large_string, "String"),
+    ]
+    if pa.types.is_timestamp(dtype):
+        return "DateTimeOffset" if dtype.tz else "DateTime"
+    for check, name in checks:
+        if check(dtype):
+            return name
+    # Lists, structs and maps travel as JSON in CDM terms.
+    return "Json"
+
+
+@dataclass
+class Attribute:
+    name: str
+    data_format: str
+    purpose: str | None = None
+    description: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "dataFormat": self.data_format}
+        if self.purpose:
+            out["purpose"] = self.purpose
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
+@dataclass
+class Entity:
+    """An entity schema document ``<Name>.cdm.json`` plus where its Parquet partitions live."""
+
+    name: str
+    attributes: list[Attribute]
+    partitions: list[str] = field(default_factory=list)  # locations relative to the manifest's folder
+    schema_folder: str = ""  # folder of <Name>.cdm.json relative to the manifest's folder
+    description: str | None = None
+
+    @classmethod
+    def from_arrow(
+        cls, name: str, schema: pa.Schema, key: str | None = None, description: str | None = None
+    ) -> Entity:
+        attrs = [
+            Attribute(f.name, "Guid" if f.name == key and key.endswith("Id") else cdm_data_format(f.type),
+                      purpose="identifiedBy" if f.name == key else None)
+            for f in schema
+        ]
+        return cls(name=name, attributes=attrs, description=description)
+
+    @property
+    def document_name(self) -> str:
+        return f"{self.name}.cdm.json"
+
+    @property
+    def entity_path(self) -> str:
+        return posixpath.join(self.schema_folder, f"{self.document_name}/{self.name}")
+
+    def schema_json(self) -> dict[str, Any]:
+        definition: dict[str, Any] = {
+            "entityName": self.name,
+            "hasAttributes": [a.to_json() for a in self.attributes],
+        }
+        if self.description:
+            definition["description"] = self.description
+        return {"jsonSchemaSemanticVersion": SCHEMA_VERSION, "imports": FOUNDATIONS, "definitions": [definition]}
+
+    def declaration_json(self) -> dict[str, Any]:
+        return {
+            "type": "LocalEntity",
+            "entityName": self.name,
+            "entityPath": self.entity_path,
+            "dataPartitions": [
+                {"location": loc, "exhibitsTraits": [{"traitReference": "is.partition.format.parquet"}]}
+                for loc in self.partitions
+            ],
+        }
+
+
+@dataclass
+class Relationship:
+    from_entity: str
+    from_attribute: str
+    to_entity: str
+    to_attribute: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "fromEntity": f"{self.from_entity}.cdm.json/{self.from_entity}",
+            "fromEntityAttribute": self.from_attribute,
+            "toEntity": f"{self.to_entity}.cdm.json/{self.to_entity}",
+            "toEntityAttribute": self.to_attribute,
+        }
+
+
+@dataclass
+class Manifest:
+    name: str
+    entities: list[Entity]
+    relationships: list[Relationship] = field(default_factory=list)
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.manifest.cdm.json"
+
+    def to_json(self) -> dict[str, Any]:
+        rels = []
+        for r in self.relationships:
+            d = r.to_json()
+            # Relationship entity paths follow where the entity documents actually are.
+            by_name = {e.name: e for e in self.entities}
+            d["fromEntity"] = by_name[r.from_entity].entity_path
+            d["toEntity"] = by_name[r.to_entity].entity_path
+            rels.append(d)
+        return {
+            "jsonSchemaSemanticVersion": SCHEMA_VERSION,
+            "imports": FOUNDATIONS,
+            "manifestName": self.name,
+            "lastFileModifiedTime": datetime.now(UTC).isoformat(),
+            "entities": [e.declaration_json() for e in self.entities],
+            "relationships": rels,
+        }
+
+
+def manifest_from_json(data: dict[str, Any]) -> tuple[str, list[tuple[str, str, list[str]]]]:
+    """(manifest name, [(entity name, entity path, partition locations)]) from a manifest document."""
+    entities = [
+        (e["entityName"], e["entityPath"], [p["location"] for p in e.get("dataPartitions", [])])
+        for e in data.get("entities", [])
+    ]
+    return data.get("manifestName", ""), entities

@@ -1,0 +1,1 @@
+"""Quality metrics (no I/O): match quality against ground truth."""

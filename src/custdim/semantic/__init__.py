@@ -1,0 +1,1 @@
+"""Semantic types: the vocabulary that map, match and merge agree on (no I/O here)."""

@@ -1,0 +1,1 @@
+"""Activities: events (orders, receipts, ...) linked to unified customers as UnifiedActivity."""

@@ -1,0 +1,95 @@
+"""The ingest stage: every source table lands under raw/<source>/<table>/ with a CDM manifest for raw/."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pyarrow.parquet as pq
+
+from custdim.errors import ConfigError
+from custdim.lake.cdm import Entity, Manifest
+from custdim.report import StageReport, now_iso
+from custdim.stages.context import RunContext, StageSpec
+from custdim.stages.ingest.readers import ROW, read_table
+from custdim.stages.ingest.validate import check_table
+
+REASON_KINDS = (("malformed", "malformed"), ("duplicate primary key", "duplicate_key"),
+                ("primary key", "null_key"), ("column", "bad_value"))
+
+
+def reason_kind(reason: str) -> str:
+    """Group reject reasons into the counters the run report shows."""
+    return next((kind for prefix, kind in REASON_KINDS if reason.startswith(prefix)), "other")
+
+
+def run(ctx: RunContext, report: StageReport) -> None:
+    config, lake, engine = ctx.config, ctx.lake, ctx.engine
+    entities: list[Entity] = []
+    ingested_at = now_iso().replace("+00:00", "")
+    tables = [(si, ti, s, t) for si, s in enumerate(config.sources) for ti, t in enumerate(s.tables)]
+    with ctx.steps("ingest", len(tables)) as advance:
+        for si, ti, source, table in tables:
+            label = f"{source.name}.{table.name}"
+            key = f"sources[{si}].tables[{ti}]"
+            result = read_table(config.resolve(table.path), table, label)
+            _check_columns(config.file, key, label, result.table.column_names, table.primary_key, table.columns)
+
+            staging = lake.work_table("ingest", source.name, table.name)
+            lake.remove(staging)
+            lake.makedirs(staging)
+            with lake.fs.open(f"{staging}/part-00000.parquet", "wb") as fh:
+                pq.write_table(result.table, fh)
+
+            checked = check_table(engine.read(staging), table.primary_key, table.columns, ctx.run_id, ingested_at)
+            raw_path = lake.raw_table(source.name, table.name)
+            landed = engine.write(checked.good, raw_path)
+            rejects_path = lake.rejects_table(source.name, table.name)
+            rejects = checked.rejects
+            if result.rejects:
+                rejects = rejects.union(engine.from_arrow(result.rejects_table()))
+            rejected = engine.write(rejects, rejects_path)
+            if not rejected:
+                lake.remove(rejects_path)
+            else:
+                kinds = Counter(reason_kind(r) for r in engine.to_arrow(rejects.select("_reason"))["_reason"].to_pylist())
+                for kind, n in sorted(kinds.items()):
+                    report.rejected[f"{label}.{kind}"] = n
+                report.warn(f"{label}: {rejected} rows rejected ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))});"
+                            f" see {rejects_path}")
+            report.rows_in[label] = result.table.num_rows + len(result.rejects)
+            report.rows_out[label] = landed
+            if landed == 0:
+                report.warn(f"{label}: no rows landed")
+            entity = Entity.from_arrow(f"{source.name}_{table.name}", engine.schema(raw_path), key=None)
+            entity.schema_folder = source.name
+            entity.partitions = [p.removeprefix(lake.path("raw") + "/") for p in lake.parquet_files(raw_path)]
+            entities.append(entity)
+            lake.remove(staging)
+            advance()
+    _write_raw_manifest(ctx, entities)
+
+
+def _check_columns(
+    file: str, key: str, label: str, columns: list[str], primary_key: str, declared: dict[str, str]
+) -> None:
+    available = ", ".join(c for c in columns if c != ROW)
+    if primary_key not in columns:
+        raise ConfigError(file, f"{key}.primary_key",
+                          f"column {primary_key!r} is not in {label}; columns: {available}")
+    for col in declared:
+        if col not in columns:
+            raise ConfigError(file, f"{key}.columns.{col}", f"column {col!r} is not in {label}; columns: {available}")
+
+
+def _write_raw_manifest(ctx: RunContext, entities: list[Entity]) -> None:
+    lake = ctx.lake
+    for e in entities:
+        lake.write_json(lake.path("raw", e.schema_folder, e.document_name), e.schema_json())
+    lake.write_json(lake.path("raw", "raw.manifest.cdm.json"), Manifest("raw", entities).to_json())
+
+
+def outputs(ctx: RunContext) -> list[str]:
+    return [ctx.lake.raw_table(s.name, t.name) for s in ctx.config.sources for t in s.tables]
+
+
+STAGE = StageSpec("ingest", (), run, outputs, "land source files as Parquet under raw/")

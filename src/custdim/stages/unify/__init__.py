@@ -1,0 +1,1 @@
+"""Unify: map -> normalize + match -> cluster -> merge (ids, Customer, AlternateKey, MatchPairs)."""

@@ -1,0 +1,102 @@
+"""Normalizers: engine-neutral Ibis string transformations used for comparisons only (data is not changed).
+
+Each normalizer is a function StringValue -> StringValue. Regexes use only syntax that RE2 (DuckDB) and
+java.util.regex (Spark) read the same way: explicit ASCII classes, no \\w or \\p{..}.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Sequence
+
+import ibis
+import ibis.expr.types as ir
+
+
+def _unicode_tables() -> tuple[str, str, dict[str, str]]:
+    """Characters of the Latin blocks that decompose to one ASCII letter, plus multi-letter ligatures."""
+    src, dst = [], []
+    for code in range(0x00C0, 0x0250):
+        ch = chr(code)
+        base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+        if len(base) == 1 and base.isalpha():
+            src.append(ch)
+            dst.append(base)
+    multi = {"ß": "ss", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d",
+             "Ł": "L", "ł": "l", "Þ": "Th", "þ": "th", "ı": "i"}
+    for ch in multi:
+        if ch in src:
+            i = src.index(ch)
+            del src[i], dst[i]
+    return "".join(src), "".join(dst), multi
+
+
+_UNI_FROM, _UNI_TO, _UNI_MULTI = _unicode_tables()
+# Decimal digits of other scripts (Arabic-Indic, Devanagari, fullwidth, ...) -> 0-9.
+_DIGIT_BLOCKS = (0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50, 0xFF10)
+_NUM_FROM = "".join(chr(b + d) for b in _DIGIT_BLOCKS for d in range(10))
+_NUM_TO = "0123456789" * len(_DIGIT_BLOCKS)
+# ASCII punctuation plus the typographic marks people paste from word processors.
+_SYMBOLS = r"""[!-/:-@\[-`{-~''""‘’“”–—…•·´¨]"""
+
+
+def lowercase(v: ir.StringValue) -> ir.StringValue:
+    return v.lower()
+
+
+def whitespace(v: ir.StringValue) -> ir.StringValue:
+    """Remove all whitespace (leading, trailing and inside)."""
+    # Real characters, not \u escapes: RE2 does not read \uXXXX inside a class.
+    return v.re_replace("[ \t\r\n\f\u00a0]+", "")
+
+
+def unicode_to_ascii(v: ir.StringValue) -> ir.StringValue:
+    """Fold accented Latin letters to ASCII (José -> Jose, Müller -> Muller, straße -> strasse)."""
+    out = v.translate(_UNI_FROM, _UNI_TO)
+    for ch, rep in _UNI_MULTI.items():
+        out = out.replace(ch, rep)
+    return out
+
+
+def numerals(v: ir.StringValue) -> ir.StringValue:
+    """Digits of other scripts to 0-9."""
+    return v.translate(_NUM_FROM, _NUM_TO)
+
+
+def symbols(v: ir.StringValue) -> ir.StringValue:
+    """Strip punctuation and symbols."""
+    return v.re_replace(_SYMBOLS, "")
+
+
+def phone(v: ir.StringValue) -> ir.StringValue:
+    """Digits only, extension dropped, international-prefix zeros ignored ('+1 (555) 123-4567 ext 9' -> 15551234567)."""
+    no_ext = v.re_replace(r"(?i)\s*(ext\.?|extension|x|#)\s*[0-9]+\s*$", "")
+    digits = numerals(no_ext).re_replace(r"[^0-9]", "")
+    return digits.re_replace(r"^0+", "")
+
+
+NORMALIZERS: dict[str, Callable[[ir.StringValue], ir.StringValue]] = {
+    "numerals": numerals,
+    "unicode": unicode_to_ascii,
+    "lowercase": lowercase,
+    "symbols": symbols,
+    "whitespace": whitespace,
+    "phone": phone,
+}
+# Applied in this order whatever order the project file lists them in, so that results do not depend on it
+# (unicode before lowercase: 'Æ' -> 'AE' -> 'ae').
+_ORDER = list(NORMALIZERS)
+
+
+def normalize(value: ir.Value, names: Sequence[str]) -> ir.StringValue:
+    """Apply the named normalizers; always trims, and empty results count as missing."""
+    out = value.cast("string")
+    for name in sorted(set(names), key=_ORDER.index):
+        out = NORMALIZERS[name](out)
+    out = out.strip()
+    return ibis.ifelse(out == "", ibis.null("string"), out)
+
+
+def column_name(field: str, names: Sequence[str]) -> str:
+    """Deterministic name of a normalized comparison column."""
+    return f"n__{field}__{'_'.join(sorted(set(names), key=_ORDER.index)) or 'raw'}"
