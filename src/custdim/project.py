@@ -23,10 +23,9 @@ if TYPE_CHECKING:
     from custdim.stages.context import ProgressFn, RunContext
 
 
-
 def new_run_id() -> str:
-    """Sortable, unique run ids: UTC time plus a random suffix."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    """Sortable, unique run ids: UTC time to the microsecond plus a random suffix."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f") + "-" + secrets.token_hex(3)
 
 
 class Project:
@@ -102,8 +101,10 @@ class Project:
         for name in requires:
             missing = [p for p in stage_spec(name).outputs(ctx) if not self.lake.exists(p)]
             if missing:
-                raise StageError(f"stage {name!r} has not produced {missing[0]} yet: run it first "
-                                 f"(`custdim run --stage {name}` or a full `custdim run`)")
+                raise StageError(
+                    f"stage {name!r} has not produced {missing[0]} yet: run it first "
+                    f"(`custdim run --stage {name}` or a full `custdim run`)"
+                )
 
     def runs(self, limit: int = 10) -> list[RunReport]:
         """The latest run reports, newest first."""

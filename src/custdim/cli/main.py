@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec
 
 import typer
 from rich.console import Console
@@ -20,8 +21,29 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+if not console.is_terminal:
+    # Piped or captured output: do not squeeze tables into 80 columns.
+    console = Console(width=160)
+err_console = Console(stderr=True, soft_wrap=True)
 _state = {"debug": False}
+P = ParamSpec("P")
+
+
+def _errors(command: Callable[P, None]) -> Callable[P, None]:
+    """The one error boundary: custdim's errors become 'Error: ...' and exit code 1 (tracebacks with --debug)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except CustdimError as exc:
+            if _state["debug"]:
+                raise
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
 
 ProjectDir = Annotated[Path, typer.Option("--project", "-p", help="Project folder (holding custdim.yaml) or file.")]
 
@@ -34,8 +56,9 @@ def _options(
 
 
 @app.command()
+@_errors
 def run(
-    project: ProjectDir = Path("."),
+    project: ProjectDir = Path(),
     stage: Annotated[str | None, typer.Option(help=f"Run one stage only: {', '.join(STAGE_NAMES)}.")] = None,
     engine: Annotated[str | None, typer.Option(help="Override the project's engine: duckdb or spark.")] = None,
 ) -> None:
@@ -52,7 +75,8 @@ def run(
 
 
 @app.command()
-def validate(project: ProjectDir = Path(".")) -> None:
+@_errors
+def validate(project: ProjectDir = Path()) -> None:
     """Check the project file and that every source file exists."""
     from custdim.project import Project
 
@@ -63,8 +87,9 @@ def validate(project: ProjectDir = Path(".")) -> None:
 
 
 @app.command()
+@_errors
 def status(
-    project: ProjectDir = Path("."),
+    project: ProjectDir = Path(),
     last: Annotated[int, typer.Option("--last", "-n", help="How many runs to show.")] = 10,
 ) -> None:
     """Show the last runs and their counts."""
@@ -79,9 +104,10 @@ def status(
 
 
 @app.command()
+@_errors
 def sql(
     query: Annotated[str, typer.Argument(help="A SELECT over the views (dim_customer, Customer, ...).")],
-    project: ProjectDir = Path("."),
+    project: ProjectDir = Path(),
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
 ) -> None:
     """Query the logical data warehouse views."""
@@ -95,6 +121,7 @@ def sql(
 
 
 @app.command()
+@_errors
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where to write the demo project.")] = Path("demo"),
     customers: Annotated[int, typer.Option(help="Real people in the fictional retailer.")] = 10_000,
@@ -116,14 +143,8 @@ def demo(
 
 
 def main() -> None:
-    """Entry point: one error boundary maps custdim's errors to 'Error: ...' and exit code 1."""
-    try:
-        app()
-    except CustdimError as exc:
-        if _state["debug"]:
-            raise
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
-        sys.exit(1)
+    """Entry point of the ``custdim`` console script."""
+    app()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from custdim.stages.context import ProgressFn
 
@@ -14,9 +14,15 @@ from custdim.stages.context import ProgressFn
 @contextmanager
 def progress_bars(console: Console) -> Iterator[ProgressFn]:
     """Yield a progress callback that shows one bar per stage step description."""
-    progress = Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=console, transient=False)
-    tasks: dict[str, int] = {}
+    progress = Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, TaskID] = {}
 
     def update(description: str, completed: int, total: int) -> None:
         if description not in tasks:

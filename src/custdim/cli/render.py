@@ -22,8 +22,14 @@ def run_summary(console: Console, report: RunReport) -> None:
     for col in ("stage", "in", "out", "rejected", "seconds", "peak MiB"):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for s in report.stages:
-        table.add_row(s.name, f"{sum(s.rows_in.values()):,}", f"{sum(s.rows_out.values()):,}",
-                      f"{sum(s.rejected.values()):,}", f"{s.seconds:.2f}", f"{s.peak_rss_mb:,.0f}")
+        table.add_row(
+            s.name,
+            f"{sum(s.rows_in.values()):,}",
+            f"{sum(s.rows_out.values()):,}",
+            f"{sum(s.rejected.values()):,}",
+            f"{s.seconds:.2f}",
+            f"{s.peak_rss_mb:,.0f}",
+        )
     table.add_row("total", "", "", "", f"{report.seconds:.2f}", "", style="bold")
     console.print(table)
     for s in report.stages:
@@ -55,7 +61,10 @@ def status_table(console: Console, reports: list[RunReport]) -> None:
         ingest, merge, acts = r.stage("ingest"), r.stage("merge"), r.stage("activities")
         rejected = sum(sum(s.rejected.values()) for s in r.stages)
         table.add_row(
-            r.run_id, r.status if not r.error else f"{r.status}: {r.error[:60]}", r.engine, r.started_at,
+            r.run_id,
+            r.status if not r.error else f"{r.status}: {r.error[:60]}",
+            r.engine,
+            r.started_at,
             f"{r.seconds:.1f}",
             f"{sum(ingest.rows_out.values()):,}" if ingest else "-",
             f"{rejected:,}",

@@ -31,7 +31,7 @@ class ProjectConfig(Model):
     unify: Unify
     activities: list[Activity] = Field(default_factory=list)
 
-    _root: Path = PrivateAttr(default=Path("."))
+    _root: Path = PrivateAttr(default=Path())
     _file: str = PrivateAttr(default="custdim.yaml")
 
     @field_validator("name")
@@ -55,10 +55,10 @@ class ProjectConfig(Model):
         match = self.unify.match
         if match is not None:
             if match.order is not None:
-                for i, t in enumerate(match.order):
-                    if t not in unify_tables:
-                        raise CrossCheckError(f"unify.match.order[{i}]", _unknown("unify table", t, unify_tables))
-                missing = [t for t in unify_tables if t not in match.order]
+                for i, name in enumerate(match.order):
+                    if name not in unify_tables:
+                        raise CrossCheckError(f"unify.match.order[{i}]", _unknown("unify table", name, unify_tables))
+                missing = [name for name in unify_tables if name not in match.order]
                 if missing or len(set(match.order)) != len(match.order):
                     raise CrossCheckError(
                         "unify.match.order",
@@ -69,7 +69,8 @@ class ProjectConfig(Model):
                 for c, cond in enumerate(rule.conditions):
                     if cond.field not in fields:
                         raise CrossCheckError(
-                            f"unify.match.rules[{r}].conditions[{c}].field", _unknown("unified field", cond.field, fields)
+                            f"unify.match.rules[{r}].conditions[{c}].field",
+                            _unknown("unified field", cond.field, fields),
                         )
         for i, a in enumerate(self.activities):
             if a.table not in tables:

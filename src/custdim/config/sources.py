@@ -15,7 +15,14 @@ from custdim.config.base import Model, check_identifier
 _SIMPLE_TYPES = ("string", "int", "bigint", "double", "boolean", "date", "timestamp")
 _DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
 FORMATS = ("csv", "parquet", "jsonl")
-_EXTENSIONS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 
 
 def check_column_type(value: str) -> str:

@@ -152,7 +152,7 @@ def make_receipts(
     r = len(owner)
     store = np.where(rng.random(r) < 0.75, home[owner], rng.integers(0, _N_STORES, r))
 
-    n_lines = 1 + rng.binomial(4, 0.3, r)
+    n_lines = 1 + rng.binomial(4, 0.25, r)
     receipt = np.repeat(np.arange(r), n_lines)
     product = rng.choice(len(catalog.product_id), size=len(receipt), p=catalog.popularity)
     price = catalog.price_cents[product]
@@ -199,4 +199,5 @@ def _times_since(start_s: IntArray, rng: np.random.Generator, day_offset: int, d
     days = np.maximum((AS_OF_S - start_s) // DAY_S, 0)
     day = (rng.random(len(start_s)) * (days + 1)).astype(np.int64)
     tod = day_offset + rng.integers(0, day_span, len(start_s))
-    return np.minimum(start_s + day * DAY_S + tod, AS_OF_S).astype(np.int64)
+    moment: IntArray = np.minimum(start_s + day * DAY_S + tod, AS_OF_S).astype(np.int64)
+    return moment

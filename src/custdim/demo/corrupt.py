@@ -139,8 +139,8 @@ NICKNAMES: dict[str, tuple[str, ...]] = {
 
 # Letter -> accented look-alikes; lower- and upper-case so the first letter can be accented too (Émile, Özil).
 _ACCENTS: dict[str, str] = {
-    "a": "áàäâ", "e": "éèëê", "i": "íï", "o": "óöô", "u": "üú", "n": "ñ", "c": "ç", "y": "ÿ",
-    "A": "ÁÄ", "E": "ÉÈ", "O": "ÖÓ", "U": "Ü",
+    "a": "áä", "e": "éèë", "i": "í", "o": "öó", "u": "üú", "n": "ñ", "c": "ç", "y": "ÿ",
+    "A": "ÁÄ", "E": "É", "O": "Ö", "U": "Ü",
 }  # fmt: skip
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

@@ -122,7 +122,9 @@ def make_population(n: int, pools: Pools, household_share: float, rng: np.random
         for arr in (street, city, zip_, new_street, new_city, new_zip):
             arr[b] = arr[a]
 
-    return Population(first, last, birth_day, email, work, alt, phone, street, city, zip_, new_street, new_city, new_zip)
+    return Population(
+        first, last, birth_day, email, work, alt, phone, street, city, zip_, new_street, new_city, new_zip
+    )
 
 
 def fmt_datetime(seconds: IntArray, sep: str = " ") -> list[str]:

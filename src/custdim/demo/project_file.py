@@ -27,7 +27,7 @@ sources:
       - name: orders
         path: data/shop/orders.jsonl
         primary_key: order_id
-        columns: {{ordered_at: timestamp, total: decimal(12,2)}}
+        columns: {{ordered_at: timestamp, total: "decimal(12,2)"}}
   - name: pos
     type: files
     tables:
@@ -38,11 +38,11 @@ sources:
       - name: receipts
         path: data/pos/receipts.csv
         primary_key: receipt_id
-        columns: {{purchased_at: timestamp, total: decimal(12,2)}}
+        columns: {{purchased_at: timestamp, total: "decimal(12,2)"}}
       - name: receipt_lines
         path: data/pos/receipt_lines.csv
         primary_key: line_id
-        columns: {{quantity: int, price: decimal(12,2)}}
+        columns: {{quantity: int, price: "decimal(12,2)"}}
 unify:
   tables:
     - table: crm.contacts

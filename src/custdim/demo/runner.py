@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     from custdim.stages.context import ProgressFn
 
 
+EXAMPLE_QUERIES = (
+    '"SELECT FirstName, LastName, Email, ActivityCount, TotalAmount FROM dim_customer '
+    'ORDER BY TotalAmount DESC LIMIT 10"',
+    '"SELECT SourceRecordCount, count(*) AS profiles FROM Customer GROUP BY 1 ORDER BY 1"',
+    '--format csv "SELECT RuleName, count(*) AS pairs FROM MatchPairs GROUP BY 1"',
+)
+
+
 @dataclass(frozen=True)
 class DemoResult:
     directory: Path
@@ -42,7 +50,10 @@ def evaluate(project: Project, truth_path: Path) -> PairQuality:
 
 
 def run_demo(
-    directory: Path, customers: int = 10_000, seed: int = 42, engine: str = "duckdb",
+    directory: Path,
+    customers: int = 10_000,
+    seed: int = 42,
+    engine: str = "duckdb",
     progress: ProgressFn | None = None,
 ) -> DemoResult:
     """Generate the sample retailer into ``directory`` and run the full pipeline on it."""
@@ -72,6 +83,5 @@ def demo_summary(console: Console, result: DemoResult) -> None:
     console.print(f"CDM manifest: {result.project.lake.url('export', 'export.manifest.cdm.json')}\n")
     d = result.directory
     console.print("try:")
-    console.print(f'  custdim sql -p {d} "SELECT * FROM dim_customer ORDER BY TotalAmount DESC LIMIT 10"')
-    console.print(f'  custdim sql -p {d} "SELECT SourceRecordCount, count(*) AS profiles FROM Customer GROUP BY 1 ORDER BY 1"')
-    console.print(f'  custdim sql -p {d} --format csv "SELECT RuleName, count(*) AS pairs FROM MatchPairs GROUP BY 1"')
+    for query in EXAMPLE_QUERIES:
+        console.print(f"  custdim sql -p {d} {query}", soft_wrap=True, highlight=False)

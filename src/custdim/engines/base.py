@@ -79,5 +79,5 @@ class Engine(ABC):
     def count(self, expr: ir.Table) -> int:
         return int(self.backend.execute(expr.count()))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing to release
         """Release resources held by the engine."""

@@ -6,7 +6,6 @@ and are compiled to DuckDB SQL here. The file is rebuilt beside the old one and 
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def write_catalog(path: str, files: dict[str, list[str]], derived: dict[str, ir.
             con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
     finally:
         con.close()
-    os.replace(tmp, target)
+    tmp.replace(target)
     wal = tmp.with_name(tmp.name + ".wal")
     if wal.exists():
         wal.unlink()

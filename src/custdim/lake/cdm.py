@@ -72,11 +72,20 @@ class Entity:
 
     @classmethod
     def from_arrow(
-        cls, name: str, schema: pa.Schema, key: str | None = None, description: str | None = None
+        cls,
+        name: str,
+        schema: pa.Schema,
+        key: str | None = None,
+        description: str | None = None,
+        guids: frozenset[str] = frozenset(),
     ) -> Entity:
+        """An entity from an Arrow schema; ``guids`` names the text columns that hold GUIDs."""
         attrs = [
-            Attribute(f.name, "Guid" if f.name == key and key.endswith("Id") else cdm_data_format(f.type),
-                      purpose="identifiedBy" if f.name == key else None)
+            Attribute(
+                f.name,
+                "Guid" if f.name in guids else cdm_data_format(f.type),
+                purpose="identifiedBy" if f.name == key else None,
+            )
             for f in schema
         ]
         return cls(name=name, attributes=attrs, description=description)

@@ -1,4 +1,4 @@
-"""Lake zones and table paths, all through fsspec so that ``az://``, ``abfs://`` and ``s3://`` lakes need no stage change.
+"""Lake zones and table paths, all through fsspec: ``az://``, ``abfs://`` and ``s3://`` lakes need no stage change.
 
 Zones:
     raw/      landed source tables (one Parquet folder per table) + raw.manifest.cdm.json, and raw/_rejects/

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -34,9 +35,15 @@ class PairQuality:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def to_json(self) -> dict[str, float | int]:
-        return {"records": self.records, "true_pairs": self.true_pairs, "predicted_pairs": self.predicted_pairs,
-                "correct_pairs": self.correct_pairs, "precision": round(self.precision, 4),
-                "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
+        return {
+            "records": self.records,
+            "true_pairs": self.true_pairs,
+            "predicted_pairs": self.predicted_pairs,
+            "correct_pairs": self.correct_pairs,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+        }
 
 
 def _pairs(sizes: np.ndarray) -> int:
@@ -44,7 +51,10 @@ def _pairs(sizes: np.ndarray) -> int:
     return int((s * (s - 1) // 2).sum())
 
 
-def pair_quality(predicted: Mapping[Hashable, Hashable], truth: Mapping[Hashable, Hashable]) -> PairQuality:
+K = TypeVar("K", bound=Hashable)
+
+
+def pair_quality(predicted: Mapping[K, Hashable], truth: Mapping[K, Hashable]) -> PairQuality:
     """Compare two record -> cluster maps on the records present in both."""
     keys = [k for k in truth if k in predicted]
     frame = pd.DataFrame({"pred": [predicted[k] for k in keys], "true": [truth[k] for k in keys]})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from custdim.config.activities import Activity
 from custdim.errors import ConfigError
@@ -17,10 +18,28 @@ from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.exprs import record_json
 from custdim.stages.unify.ids import guid
 
-STANDARD = ("CustomerId", "ActivityId", "SourceTableName", "SourceActivityId", "ActivityType", "ActivityTimeStamp",
-            "Amount")
+STANDARD = (
+    "CustomerId",
+    "ActivityId",
+    "SourceTableName",
+    "SourceActivityId",
+    "ActivityType",
+    "ActivityTimeStamp",
+    "Amount",
+)
 LINEAGE = ("_ingested_at", "_run_id")
 REJECTS = ("activities", "rejects")
+EMPTY_SCHEMA = pa.schema(
+    [
+        ("CustomerId", pa.string()),
+        ("ActivityId", pa.string()),
+        ("SourceTableName", pa.string()),
+        ("SourceActivityId", pa.string()),
+        ("ActivityType", pa.string()),
+        ("ActivityTimeStamp", pa.timestamp("us")),
+        ("Amount", pa.float64()),
+    ]
+)
 
 
 def _extra_columns(t: ir.Table, activity: Activity, pk: str) -> list[str]:
@@ -47,12 +66,18 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
     source, _, table = activity.table.partition(".")
     t = ctx.engine.read(ctx.lake.raw_table(source, table))
     pk = config.source_table(activity.table).primary_key
-    for key, column in (("customer.foreign_key", activity.customer.foreign_key), ("timestamp", activity.timestamp),
-                        ("amount", activity.amount)):
+    for key, column in (
+        ("customer.foreign_key", activity.customer.foreign_key),
+        ("timestamp", activity.timestamp),
+        ("amount", activity.amount),
+    ):
         if column is not None and column not in t.columns:
-            raise ConfigError(config.file, f"activities[{index}].{key}",
-                              f"column {column!r} is not in {activity.table}; columns: "
-                              f"{', '.join(c for c in t.columns if not c.startswith('_'))}")
+            raise ConfigError(
+                config.file,
+                f"activities[{index}].{key}",
+                f"column {column!r} is not in {activity.table}; columns: "
+                f"{', '.join(c for c in t.columns if not c.startswith('_'))}",
+            )
     cust_source, _, cust_table = activity.customer.table.partition(".")
     owners = keys.filter((keys.SourceName == cust_source) & (keys.TableName == cust_table))
     owners = owners.select(o_key=owners.SourceKey, o_customer=owners.CustomerId)
@@ -60,10 +85,16 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
     ts = _timestamp(j[activity.timestamp])
     extras = _extra_columns(t, activity, pk)
     reason = ibis.cases(
-        (j.o_customer.isnull(), ibis.literal(f"no customer with {activity.customer.table} key ")
-         + j[activity.customer.foreign_key].cast("string").fill_null("(null)")),
-        (ts.isnull(), ibis.literal(f"timestamp {activity.timestamp!r} missing or unreadable: ")
-         + j[activity.timestamp].cast("string").fill_null("(null)")),
+        (
+            j.o_customer.isnull(),
+            ibis.literal(f"no customer with {activity.customer.table} key ")
+            + j[activity.customer.foreign_key].cast("string").fill_null("(null)"),
+        ),
+        (
+            ts.isnull(),
+            ibis.literal(f"timestamp {activity.timestamp!r} missing or unreadable: ")
+            + j[activity.timestamp].cast("string").fill_null("(null)"),
+        ),
         else_=ibis.null("string"),
     )
     namespace = f"custdim:{config.name}:activity"
@@ -73,7 +104,7 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
         SourceTableName=ibis.literal(activity.table),
         SourceActivityId=j[pk].cast("string"),
         ActivityType=ibis.literal(activity.type),
-        ActivityTimeStamp=ts,
+        ActivityTimeStamp=ts.cast("timestamp"),
         Amount=(j[activity.amount].cast("string").try_cast("float64") if activity.amount else ibis.null("float64")),
         _reason=reason,
         _record=record_json(j, [c for c in t.columns if c not in LINEAGE]),
@@ -91,10 +122,14 @@ def unify_columns(parts: list[tuple[ir.Table, list[str]]]) -> list[ir.Table]:
     final = {c: next(iter(ts)) if len(ts) == 1 else dt.string for c, ts in types.items()}
     out = []
     for t, extras in parts:
-        out.append(t.select(
-            *STANDARD, "_reason", "_record",
-            **{c: (t[c].cast(final[c]) if c in extras else ibis.null(final[c])) for c in final},
-        ))
+        out.append(
+            t.select(
+                *STANDARD,
+                "_reason",
+                "_record",
+                **{c: (t[c].cast(final[c]) if c in extras else ibis.null(final[c])) for c in final},
+            )
+        )
     return out
 
 
@@ -115,8 +150,9 @@ def run(ctx: RunContext, report: StageReport) -> None:
         report.rows_out["UnifiedActivity"] = engine.write(good, target)
         bad = staged.filter(staged._reason.notnull())
         rejected = engine.write(bad.select("SourceTableName", "SourceActivityId", "_reason", "_record"), rejects_path)
-        counts = engine.to_arrow(staged.group_by("SourceTableName").agg(
-            rows=staged.count(), rejected=staged._reason.notnull().sum()))
+        counts = engine.to_arrow(
+            staged.group_by("SourceTableName").agg(rows=staged.count(), rejected=staged._reason.notnull().sum())
+        )
         for row in counts.to_pylist():
             report.rows_in[row["SourceTableName"]] = row["rows"]
             if row["rejected"]:
@@ -125,11 +161,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
             report.warn(f"{rejected} activity rows without a known customer or timestamp; see {rejects_path}")
         lake.remove(staged_path)
     else:
-        empty = ibis.memtable({"CustomerId": [], "ActivityId": [], "SourceTableName": [], "SourceActivityId": [],
-                               "ActivityType": [], "ActivityTimeStamp": [], "Amount": []},
-                              schema={"CustomerId": "string", "ActivityId": "string", "SourceTableName": "string",
-                                      "SourceActivityId": "string", "ActivityType": "string",
-                                      "ActivityTimeStamp": "timestamp", "Amount": "float64"})
+        empty = engine.from_arrow(EMPTY_SCHEMA.empty_table())
         report.rows_out["UnifiedActivity"] = engine.write(empty, target)
 
 

@@ -107,18 +107,21 @@ def _read_csv(data: bytes, spec: FileTable, file: str, label: str) -> tuple[pa.T
         if pos >= 0:
             cursor = pos + 1
             line = line or data.count(b"\n", 0, pos) + 1
-        bad.append({
-            "_reason": f"malformed CSV row at line {line}: expected {row.expected_columns} fields, "
-            f"found {row.actual_columns}",
-            "_record": row.text,
-        })
+        bad.append(
+            {
+                "_reason": f"malformed CSV row at line {line}: expected {row.expected_columns} fields, "
+                f"found {row.actual_columns}",
+                "_record": row.text,
+            }
+        )
         return "skip"
 
     read = pacsv.ReadOptions(
         column_names=names, skip_rows=1 if spec.header else 0, encoding=spec.encoding, block_size=1 << 24
     )
-    parse = pacsv.ParseOptions(delimiter=spec.delimiter, quote_char=spec.quote, invalid_row_handler=on_invalid,
-                               newlines_in_values=True)
+    parse = pacsv.ParseOptions(
+        delimiter=spec.delimiter, quote_char=spec.quote, invalid_row_handler=on_invalid, newlines_in_values=True
+    )
     convert = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""]
     )
@@ -146,8 +149,9 @@ def _read_jsonl(data: bytes, file: str, label: str) -> tuple[pa.Table, list[dict
                 raise ValueError("not a JSON object")
             good.append(line)
         except ValueError as exc:
-            bad.append({"_reason": f"malformed JSON at line {number}: {exc}",
-                        "_record": line.decode("utf-8", "replace")})
+            bad.append(
+                {"_reason": f"malformed JSON at line {number}: {exc}", "_record": line.decode("utf-8", "replace")}
+            )
     if not good:
         raise SourceError(f"{label}: {file} holds no valid JSON object per line")
     try:

@@ -13,8 +13,12 @@ from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.ingest.readers import ROW, read_table
 from custdim.stages.ingest.validate import check_table
 
-REASON_KINDS = (("malformed", "malformed"), ("duplicate primary key", "duplicate_key"),
-                ("primary key", "null_key"), ("column", "bad_value"))
+REASON_KINDS = (
+    ("malformed", "malformed"),
+    ("duplicate primary key", "duplicate_key"),
+    ("primary key", "null_key"),
+    ("column", "bad_value"),
+)
 
 
 def reason_kind(reason: str) -> str:
@@ -51,11 +55,15 @@ def run(ctx: RunContext, report: StageReport) -> None:
             if not rejected:
                 lake.remove(rejects_path)
             else:
-                kinds = Counter(reason_kind(r) for r in engine.to_arrow(rejects.select("_reason"))["_reason"].to_pylist())
+                kinds = Counter(
+                    reason_kind(r) for r in engine.to_arrow(rejects.select("_reason"))["_reason"].to_pylist()
+                )
                 for kind, n in sorted(kinds.items()):
                     report.rejected[f"{label}.{kind}"] = n
-                report.warn(f"{label}: {rejected} rows rejected ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))});"
-                            f" see {rejects_path}")
+                report.warn(
+                    f"{label}: {rejected} rows rejected ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))});"
+                    f" see {rejects_path}"
+                )
             report.rows_in[label] = result.table.num_rows + len(result.rejects)
             report.rows_out[label] = landed
             if landed == 0:
@@ -74,8 +82,7 @@ def _check_columns(
 ) -> None:
     available = ", ".join(c for c in columns if c != ROW)
     if primary_key not in columns:
-        raise ConfigError(file, f"{key}.primary_key",
-                          f"column {primary_key!r} is not in {label}; columns: {available}")
+        raise ConfigError(file, f"{key}.primary_key", f"column {primary_key!r} is not in {label}; columns: {available}")
     for col in declared:
         if col not in columns:
             raise ConfigError(file, f"{key}.columns.{col}", f"column {col!r} is not in {label}; columns: {available}")

@@ -10,8 +10,15 @@ import ibis.expr.types as ir
 from custdim.stages.exprs import record_json
 from custdim.stages.ingest.readers import ROW
 
-_IBIS_TYPES = {"string": "string", "int": "int32", "bigint": "int64", "double": "float64", "boolean": "boolean",
-               "date": "date", "timestamp": "timestamp"}
+_IBIS_TYPES = {
+    "string": "string",
+    "int": "int32",
+    "bigint": "int64",
+    "double": "float64",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
 
 
 def ibis_type(declared: str) -> str:
@@ -27,9 +34,7 @@ class Checked:
     rejects: ir.Table
 
 
-def check_table(
-    t: ir.Table, primary_key: str, declared: dict[str, str], run_id: str, ingested_at: str
-) -> Checked:
+def check_table(t: ir.Table, primary_key: str, declared: dict[str, str], run_id: str, ingested_at: str) -> Checked:
     """Cast declared columns, then route rows with an unusable key or value to rejects (first reason wins)."""
     source_columns = [c for c in t.columns if c != ROW]
     casts: dict[str, ir.Value] = {}
@@ -45,8 +50,10 @@ def check_table(
         cast = value.try_cast(target)
         casts[col] = cast
         problems.append(
-            (value.notnull() & cast.isnull(),
-             ibis.literal(f"column {col!r}: cannot parse ") + t[col].cast("string") + f" as {declared_type}")
+            (
+                value.notnull() & cast.isnull(),
+                ibis.literal(f"column {col!r}: cannot parse ") + t[col].cast("string") + f" as {declared_type}",
+            )
         )
     key = t[primary_key]
     key_missing = key.isnull() | (key.cast("string").strip() == "")

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 ENTITIES = ("Customer", "AlternateKey", "MatchPairs", "UnifiedActivity")
 KEYS = {"Customer": "CustomerId", "UnifiedActivity": "ActivityId"}
+# Both ends of every relationship carry the same CDM type.
+GUIDS = frozenset({"CustomerId", "ActivityId"})
 DESCRIPTIONS = {
     "Customer": "One row per unified customer profile.",
     "AlternateKey": "Every source record and the CustomerId it was unified into.",
@@ -44,15 +46,19 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 target = posixpath.join(dest, f"part-{i:05d}.parquet")
                 lake.fs.copy(f, target)
                 locations.append(posixpath.join(snapshot, name, f"part-{i:05d}.parquet"))
-            entity = Entity.from_arrow(name, engine.schema(src), key=KEYS.get(name), description=DESCRIPTIONS[name])
+            entity = Entity.from_arrow(
+                name, engine.schema(src), key=KEYS.get(name), description=DESCRIPTIONS[name], guids=GUIDS
+            )
             entity.partitions = locations
             entity.schema_folder = snapshot
             lake.write_json(lake.path("export", snapshot, entity.document_name), entity.schema_json())
             entities.append(entity)
             report.rows_out[name] = engine.row_count(src)
             advance()
-        relationships = [Relationship(e, "CustomerId", "Customer", "CustomerId")
-                         for e in ("AlternateKey", "MatchPairs", "UnifiedActivity")]
+        relationships = [
+            Relationship(e, "CustomerId", "Customer", "CustomerId")
+            for e in ("AlternateKey", "MatchPairs", "UnifiedActivity")
+        ]
         manifest = Manifest("export", entities, relationships)
         # The swap: until this write, readers keep seeing the previous snapshot.
         lake.write_json(lake.path("export", MANIFEST), manifest.to_json())

@@ -14,7 +14,9 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from custdim.engines.base import Engine
 from custdim.errors import StageError
+from custdim.lake import Lake
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.unify.map import RECORDS
@@ -30,7 +32,8 @@ def components_local(n_nodes: int, left: np.ndarray, right: np.ndarray) -> np.nd
     _, labels = connected_components(graph, directed=False)
     smallest = np.full(labels.max() + 1 if n_nodes else 0, n_nodes, dtype=np.int64)
     np.minimum.at(smallest, labels, np.arange(n_nodes, dtype=np.int64))
-    return smallest[labels]
+    out: np.ndarray = smallest[labels]
+    return out
 
 
 def large_star(edges: ir.Table) -> ir.Table:
@@ -52,9 +55,8 @@ def small_star(edges: ir.Table) -> ir.Table:
     return linked.filter(linked.a != linked.b).distinct()
 
 
-def components_distributed(ctx: RunContext, pairs: ir.Table) -> ir.Table:
-    """(_rid, _cluster) for every node that has an edge, computed with joins only."""
-    engine, lake = ctx.engine, ctx.lake
+def components_distributed(engine: Engine, lake: Lake, pairs: ir.Table) -> ir.Table:
+    """(_rid, _cluster) for every node that has an edge, computed with joins only (each round materialized)."""
     edges = pairs.select(a=pairs.left_rid, b=pairs.right_rid).filter(lambda t: t.a != t.b).distinct()
     current = lake.work_table("unify", "cc_round_0")
     engine.write(edges, current)
@@ -63,9 +65,7 @@ def components_distributed(ctx: RunContext, pairs: ir.Table) -> ir.Table:
         before = engine.read(current)
         engine.write(small_star(large_star(before)), nxt)
         after = engine.read(nxt)
-        changed = engine.count(
-            ibis.union(before.anti_join(after, ["a", "b"]), after.anti_join(before, ["a", "b"]))
-        )
+        changed = engine.count(ibis.union(before.anti_join(after, ["a", "b"]), after.anti_join(before, ["a", "b"])))
         lake.remove(current)
         current = nxt
         if changed == 0:
@@ -85,13 +85,11 @@ def run(ctx: RunContext, report: StageReport) -> None:
     out = lake.work_table(*CLUSTERS)
     if engine.capabilities.local_graph:
         edges = engine.to_arrow(pairs.select("left_rid", "right_rid"))
-        labels = components_local(
-            n_nodes, edges["left_rid"].to_numpy(), edges["right_rid"].to_numpy()
-        )
+        labels = components_local(n_nodes, edges["left_rid"].to_numpy(), edges["right_rid"].to_numpy())
         table = pa.table({"_rid": pa.array(np.arange(n_nodes, dtype=np.int64)), "_cluster": pa.array(labels)})
         clusters = engine.from_arrow(table)
     else:
-        linked = components_distributed(ctx, pairs)
+        linked = components_distributed(engine, lake, pairs)
         j = records.left_join(linked, "_rid")
         clusters = j.select(_rid=j._rid, _cluster=j._cluster.fill_null(j._rid))
     engine.write(clusters, out)
@@ -101,7 +99,9 @@ def run(ctx: RunContext, report: StageReport) -> None:
     sizes = engine.to_arrow(_size_histogram(engine.read(out)))
     report.rows_in["records"] = n_nodes
     report.rows_out["profiles"] = int(sum(sizes["profiles"].to_pylist()))
-    report.details["cluster_sizes"] = {str(s): int(c) for s, c in zip(sizes["size"].to_pylist(), sizes["profiles"].to_pylist(), strict=True)}
+    report.details["cluster_sizes"] = {
+        str(s): int(c) for s, c in zip(sizes["size"].to_pylist(), sizes["profiles"].to_pylist(), strict=True)
+    }
 
 
 def _size_histogram(clusters: ir.Table) -> ir.Table:

@@ -59,8 +59,11 @@ def candidate_pairs(left: ir.Table, right: ir.Table, rule: Rule, rule_index: int
         scores.append(joined[f"s{i}"])
     score_json = concat(
         ["{"]
-        + [p for i, c in enumerate(conditions)
-           for p in ([", "] if i else []) + [f'"{c.label}": ', scores[i].round(1).cast("string")]]
+        + [
+            p
+            for i, c in enumerate(conditions)
+            for p in ([", "] if i else []) + [f'"{c.label}": ', scores[i].round(1).cast("string")]
+        ]
         + ["}"]
     )
     return joined.select(

@@ -21,8 +21,16 @@ def guid(namespace: str, name: ir.StringValue) -> ir.StringValue:
     h = (ibis.literal(namespace + "|") + name).hexdigest("md5")
     variant = ibis.literal(_VARIANT).substr(ibis.literal(_HEX).find(h.substr(16, 1)), 1)
     return (
-        h.substr(0, 8) + "-" + h.substr(8, 4) + "-3" + h.substr(13, 3) + "-" + variant + h.substr(17, 3)
-        + "-" + h.substr(20, 12)
+        h.substr(0, 8)
+        + "-"
+        + h.substr(8, 4)
+        + "-3"
+        + h.substr(13, 3)
+        + "-"
+        + variant
+        + h.substr(17, 3)
+        + "-"
+        + h.substr(20, 12)
     )
 
 

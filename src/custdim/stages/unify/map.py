@@ -20,15 +20,16 @@ def field_types(ctx: RunContext) -> dict[str, ibis.expr.datatypes.DataType]:
     """One type per unified field: kept when every table agrees, text otherwise."""
     config = ctx.config
     seen: dict[str, set[ibis.expr.datatypes.DataType]] = {}
-    for i, ut in enumerate(config.unify.ordered_tables()):
+    for index, ut in enumerate(config.unify.tables):
         source, _, table = ut.table.partition(".")
         schema = ctx.engine.read(ctx.lake.raw_table(source, table)).schema()
-        index = next(k for k, t in enumerate(config.unify.tables) if t.table == ut.table)
+        available = ", ".join(c for c in schema.names if not c.startswith("_"))
         for field, column in ut.field_columns().items():
             if column not in schema:
                 raise ConfigError(
-                    config.file, f"unify.tables[{index}].fields.{column}",
-                    f"column {column!r} is not in {ut.table}; columns: {', '.join(c for c in schema.names if not c.startswith('_'))}",
+                    config.file,
+                    f"unify.tables[{index}].fields.{column}",
+                    f"column {column!r} is not in {ut.table}; columns: {available}",
                 )
             seen.setdefault(field, set()).add(schema[column])
     return {f: next(iter(ts)) if len(ts) == 1 else ibis.dtype("string") for f, ts in seen.items()}
@@ -45,13 +46,15 @@ def build_records(ctx: RunContext) -> ir.Table:
         t = ctx.engine.read(ctx.lake.raw_table(source, table))
         columns = ut.field_columns()
         pk = config.source_table(ut.table).primary_key
-        parts.append(t.select(
-            _source=ibis.literal(source),
-            _table=ibis.literal(table),
-            _key=t[pk].cast("string"),
-            _rank=ibis.literal(rank, "int32"),
-            **{f: (t[columns[f]].cast(types[f]) if f in columns else ibis.null(types[f])) for f in fields},
-        ))
+        parts.append(
+            t.select(
+                _source=ibis.literal(source),
+                _table=ibis.literal(table),
+                _key=t[pk].cast("string"),
+                _rank=ibis.literal(rank, "int32"),
+                **{f: (t[columns[f]].cast(types[f]) if f in columns else ibis.null(types[f])) for f in fields},
+            )
+        )
     stacked = ibis.union(*parts) if len(parts) > 1 else parts[0]
     rid = (ibis.row_number().over(order_by=[stacked._rank, stacked._key])).cast("int64")
     return stacked.mutate(_rid=rid).relocate("_rid")

@@ -18,10 +18,16 @@ from custdim.stages.unify.normalize import normalize
 
 NORMALIZED = ("unify", "normalized")
 PAIRS = ("unify", "pairs")
-PAIR_SCHEMA = pa.schema([
-    ("left_rid", pa.int64()), ("right_rid", pa.int64()), ("rule", pa.string()), ("rule_index", pa.int32()),
-    ("score", pa.float64()), ("scores", pa.string()),
-])
+PAIR_SCHEMA = pa.schema(
+    [
+        ("left_rid", pa.int64()),
+        ("right_rid", pa.int64()),
+        ("rule", pa.string()),
+        ("rule_index", pa.int32()),
+        ("score", pa.float64()),
+        ("scores", pa.string()),
+    ]
+)
 
 
 def build_normalized(ctx: RunContext, records: ir.Table) -> ir.Table:

@@ -21,11 +21,15 @@ ENTITIES = ("Customer", "AlternateKey", "MatchPairs")
 
 def customer_ids(ctx: RunContext, records: ir.Table, clusters: ir.Table) -> ir.Table:
     """(_cluster, CustomerId) for every cluster."""
-    heads = records.join(clusters, records._rid == clusters._cluster).select(
-        clusters._cluster, records._source, records._table, records._key
-    ).distinct()
+    heads = (
+        records.join(clusters, records._rid == clusters._cluster)
+        .select(clusters._cluster, records._source, records._table, records._key)
+        .distinct()
+    )
     namespace = f"custdim:{ctx.config.name}:customer"
-    return heads.select("_cluster", CustomerId=guid(namespace, record_identity(heads._source, heads._table, heads._key)))
+    return heads.select(
+        "_cluster", CustomerId=guid(namespace, record_identity(heads._source, heads._table, heads._key))
+    )
 
 
 def build_customer(fields: list[str], members: ir.Table, ids: ir.Table) -> ir.Table:
@@ -38,22 +42,31 @@ def build_customer(fields: list[str], members: ir.Table, ids: ir.Table) -> ir.Ta
 
 def build_alternate_keys(members: ir.Table, ids: ir.Table) -> ir.Table:
     j = members.join(ids, "_cluster")
-    return j.select(
-        "CustomerId", SourceName=j._source, TableName=j._table, SourceKey=j._key
-    )
+    return j.select("CustomerId", SourceName=j._source, TableName=j._table, SourceKey=j._key)
 
 
 def build_match_pairs(pairs: ir.Table, records: ir.Table, members: ir.Table, ids: ir.Table) -> ir.Table:
-    left = records.select(l_rid=records._rid, LeftSourceName=records._source, LeftTableName=records._table,
-                          LeftSourceKey=records._key)
-    right = records.select(r_rid=records._rid, RightSourceName=records._source, RightTableName=records._table,
-                           RightSourceKey=records._key)
+    left = records.select(
+        l_rid=records._rid, LeftSourceName=records._source, LeftTableName=records._table, LeftSourceKey=records._key
+    )
+    right = records.select(
+        r_rid=records._rid, RightSourceName=records._source, RightTableName=records._table, RightSourceKey=records._key
+    )
     owner = members.join(ids, "_cluster").select(o_rid=members._rid, CustomerId=ids.CustomerId)
     j = pairs.join(left, pairs.left_rid == left.l_rid).join(right, pairs.right_rid == right.r_rid)
     j = j.join(owner, j.left_rid == owner.o_rid)
     return j.select(
-        "CustomerId", "LeftSourceName", "LeftTableName", "LeftSourceKey", "RightSourceName", "RightTableName",
-        "RightSourceKey", RuleName=j.rule, Score=j.score, ConditionScores=j.scores, Stage=ibis.literal("match"),
+        "CustomerId",
+        "LeftSourceName",
+        "LeftTableName",
+        "LeftSourceKey",
+        "RightSourceName",
+        "RightTableName",
+        "RightSourceKey",
+        RuleName=j.rule,
+        Score=j.score,
+        ConditionScores=j.scores,
+        Stage=ibis.literal("match"),
     )
 
 

@@ -22,8 +22,22 @@ def _unicode_tables() -> tuple[str, str, dict[str, str]]:
         if len(base) == 1 and base.isalpha():
             src.append(ch)
             dst.append(base)
-    multi = {"ß": "ss", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d",
-             "Ł": "L", "ł": "l", "Þ": "Th", "þ": "th", "ı": "i"}
+    multi = {
+        "ß": "ss",
+        "Æ": "AE",
+        "æ": "ae",
+        "Œ": "OE",
+        "œ": "oe",
+        "Ø": "O",
+        "ø": "o",
+        "Đ": "D",
+        "đ": "d",
+        "Ł": "L",
+        "ł": "l",
+        "Þ": "Th",
+        "þ": "th",
+        "ı": "i",
+    }
     for ch in multi:
         if ch in src:
             i = src.index(ch)

@@ -1,0 +1,123 @@
+"""Match semantics of Customer Insights: table order, rule order, exact and fuzzy conditions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unify.projects import entity_rows, groups, make_project
+
+EMAIL_RULE = """\
+      - name: email
+        conditions:
+          - {field: Email, normalize: [lowercase, whitespace]}
+"""
+NAME_ZIP_RULE = """\
+      - name: name-zip
+        conditions:
+          - {field: LastName, normalize: [lowercase]}
+          - {field: FirstName, precision: high, normalize: [lowercase]}
+          - {field: PostalCode}
+"""
+
+
+def test_a_table_matches_only_tables_ranked_above(tmp_path: Path) -> None:
+    p = make_project(
+        tmp_path,
+        {
+            "a": "1,Ann,Lee,ann@x.com,,01000\n2,Ann,Lee,ANN@x.com ,,01000",
+            "b": "1,Ann,Lee,ann@x.com,,01000",
+        },
+        EMAIL_RULE,
+        order=["a", "b"],
+    )
+    p.run()
+    # Both a-records match b:1, so all three end up in one profile through b; a:1 and a:2 never pair directly.
+    assert groups(p) == {frozenset({"a:1", "a:2", "b:1"})}
+    pairs = {
+        (r["LeftTableName"], r["LeftSourceKey"], r["RightTableName"], r["RightSourceKey"])
+        for r in entity_rows(p, "MatchPairs")
+    }
+    assert pairs == {("b", "1", "a", "1"), ("b", "1", "a", "2")}
+
+
+def test_no_dedupe_within_the_first_table(tmp_path: Path) -> None:
+    p = make_project(
+        tmp_path,
+        {
+            "a": "1,Ann,Lee,ann@x.com,,01000\n2,Ann,Lee,ann@x.com,,01000",
+            "b": "7,Bob,Ray,bob@x.com,,02000",
+        },
+        EMAIL_RULE,
+    )
+    p.run()
+    assert groups(p) == {frozenset({"a:1"}), frozenset({"a:2"}), frozenset({"b:7"})}
+
+
+def test_later_rules_only_see_records_no_earlier_rule_matched(tmp_path: Path) -> None:
+    p = make_project(
+        tmp_path,
+        {
+            "a": "1,Ann,Lee,ann@x.com,,01000\n2,Ann,Lee,other@x.com,,01000",
+            "b": "1,Ann,Lee,ann@x.com,,01000\n2,Anne,Lee,,,01000",
+        },
+        EMAIL_RULE + NAME_ZIP_RULE,
+        order=["a", "b"],
+    )
+    p.run()
+    rows = entity_rows(p, "MatchPairs")
+    by_rule = {(r["RuleName"], r["LeftSourceKey"], r["RightSourceKey"]) for r in rows}
+    # b:1 matched by email, so name-zip is not tried for it (it would have joined a:2 as well).
+    assert ("email", "1", "1") in by_rule
+    assert not any(rule == "name-zip" and left == "1" for rule, left, _ in by_rule)
+    # b:2 has no email, and Anne~Ann scores 75, below high (80): it stays on its own.
+    assert groups(p) == {frozenset({"a:1", "b:1"}), frozenset({"a:2"}), frozenset({"b:2"})}
+
+
+def test_fuzzy_condition_uses_the_longer_string(tmp_path: Path) -> None:
+    rule = NAME_ZIP_RULE.replace("precision: high", "precision: 75")
+    p = make_project(
+        tmp_path,
+        {
+            "a": "1,Ann,Lee,,,01000\n2,Jonathan,Lee,,,01000",
+            "b": "1,Anne,Lee,,,01000\n2,Jon,Lee,,,01000",
+        },
+        rule,
+    )
+    p.run()
+    # ann/anne: 1 - 1/4 = 75% -> match; jon/jonathan: 1 - 5/8 = 37.5% -> no match.
+    assert groups(p) == {frozenset({"a:1", "b:1"}), frozenset({"a:2"}), frozenset({"b:2"})}
+    pair = entity_rows(p, "MatchPairs")[0]
+    assert pair["Score"] == 75.0
+    assert pair["ConditionScores"] == '{"LastName": 100.0, "FirstName": 75.0, "PostalCode": 100.0}'
+
+
+def test_missing_values_never_match(tmp_path: Path) -> None:
+    p = make_project(
+        tmp_path,
+        {
+            "a": "1,Ann,Lee,,,01000\n2,Bo,Ek,  ,,",
+            "b": "1,Cy,Ro,,,\n2,Di,Ny, ,,",
+        },
+        EMAIL_RULE,
+    )
+    p.run()
+    assert len(groups(p)) == 4
+    assert entity_rows(p, "MatchPairs") == []
+
+
+def test_transitive_profiles_across_three_tables(tmp_path: Path) -> None:
+    p = make_project(
+        tmp_path,
+        {
+            "a": "1,Ann,Lee,ann@x.com,,01000",
+            "b": "1,Ann,Lee,ann@x.com,5551234,01000",
+            "c": "1,Ann,Lee,,555-1234,",
+        },
+        EMAIL_RULE + "      - name: phone\n        conditions:\n          - {field: Phone, normalize: [phone]}\n",
+        order=["a", "b", "c"],
+    )
+    report = p.run()
+    assert groups(p) == {frozenset({"a:1", "b:1", "c:1"})}
+    match = report.stage("match")
+    assert match is not None
+    assert match.details["rules"] == {"email": {"pairs": 1, "records": 1}, "phone": {"pairs": 1, "records": 1}}
