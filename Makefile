@@ -39,7 +39,7 @@ bench: $(STAMP)
 
 # Re-pin dependencies after editing pyproject.toml (needs uv: `pip install uv`).
 lock:
-	$(PYTHON) -m uv pip compile pyproject.toml --extra spark --extra dev --python-version 3.11 -o requirements.lock
+	$(PYTHON) -m uv pip compile pyproject.toml --extra spark --extra dev --extra bench --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
