@@ -142,11 +142,10 @@ def test_bad_precision_and_normalizer(tmp_path: Path) -> None:
     assert "'lowercase'" in str(err) and "'phone'" in str(err)
 
 
-def test_fuzzy_only_rule_is_refused(tmp_path: Path) -> None:
-    err = load_error(
-        tmp_path, EXAMPLE_YAML.replace("{field: Email, precision: exact,", "{field: Email, precision: high,")
-    )
-    assert "only fuzzy conditions" in str(err)
+def test_fuzzy_only_rule_loads(tmp_path: Path) -> None:
+    text = EXAMPLE_YAML.replace("{field: Email, precision: exact,", "{field: Email, precision: high,")
+    config = load_project_config(write(tmp_path, text))
+    assert config.unify.match is not None and not config.unify.match.rules[0].has_exact
 
 
 def test_declared_column_types(tmp_path: Path) -> None:

@@ -191,4 +191,6 @@ def expected_data_format(dtype: pa.DataType) -> str:
         return "DateTimeOffset" if dtype.tz else "DateTime"
     if pa.types.is_decimal(dtype):
         return "Decimal"
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_struct(dtype):
+        return "Json"  # CDM has no list type; nested values travel as JSON
     return f"<no CDM format known for {dtype}>"

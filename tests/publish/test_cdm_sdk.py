@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-EXPORT_ENTITIES = ["Customer", "AlternateKey", "MatchPairs", "UnifiedActivity"]
+EXPORT_ENTITIES = ["Customer", "AlternateKey", "MatchPairs", "UnifiedActivity", "CustomerProvenance", "IdChangeLog"]
 # Columns declared Guid (stored as text) wherever they appear, so both ends of a relationship agree.
 GUID_COLUMNS = {"CustomerId", "ActivityId"}
 PARQUET_TRAIT = "is.partition.format.parquet"
@@ -133,7 +133,7 @@ def test_export_relationships_resolve(export_manifest: SdkManifest) -> None:
         )
         assert rel.to_attribute_format == "Guid", f"{rel.to_entity}.{rel.to_attribute}: {rel.to_attribute_format}"
         seen.append(paths[rel.from_entity])
-    assert sorted(seen) == ["AlternateKey", "MatchPairs", "UnifiedActivity"]
+    assert sorted(seen) == ["AlternateKey", "CustomerProvenance", "MatchPairs", "UnifiedActivity"]
 
 
 def test_raw_manifest_loads_one_entity_per_source_table(

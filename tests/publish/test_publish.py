@@ -73,7 +73,7 @@ def test_manifest_declares_relationships_and_guids(example_project: Project) -> 
     example_project.run()
     doc = manifest(example_project)
     rels = doc["relationships"]
-    assert isinstance(rels, list) and len(rels) == 3
+    assert isinstance(rels, list) and len(rels) == 4
     assert {r["toEntityAttribute"] for r in rels} == {"CustomerId"}
     snapshot = example_project.runs(1)[0].run_id
     schema = json.loads(
@@ -81,4 +81,12 @@ def test_manifest_declares_relationships_and_guids(example_project: Project) -> 
     )
     attrs = {a["name"]: a for a in schema["definitions"][0]["hasAttributes"]}
     assert attrs["CustomerId"] == {"name": "CustomerId", "dataFormat": "Guid", "purpose": "identifiedBy"}
-    assert example_project.views() == ["AlternateKey", "Customer", "MatchPairs", "UnifiedActivity", "dim_customer"]
+    assert example_project.views() == [
+        "AlternateKey",
+        "Customer",
+        "CustomerProvenance",
+        "IdChangeLog",
+        "MatchPairs",
+        "UnifiedActivity",
+        "dim_customer",
+    ]

@@ -142,6 +142,51 @@ def demo(
     demo_summary(console, result)
 
 
+unify_app = typer.Typer(
+    help="Inspect unification: explain profiles, blocking, and preview id changes.", no_args_is_help=True
+)
+app.add_typer(unify_app, name="unify")
+
+
+@unify_app.command("explain")
+@_errors
+def unify_explain(
+    customer_id: Annotated[str, typer.Argument(help="A CustomerId from Customer or dim_customer.")],
+    project: ProjectDir = Path(),
+) -> None:
+    """Show why a profile's records were joined: its records, the matching pairs and where each value came from."""
+    from custdim.cli.render import explanation
+    from custdim.project import Project
+    from custdim.unify_tools import explain
+
+    explanation(console, explain(Project.load(project), customer_id))
+
+
+@unify_app.command("explain-blocking")
+@_errors
+def unify_explain_blocking(project: ProjectDir = Path()) -> None:
+    """Show each rule's blocking passes and, after a run, its candidate pairs and skipped blocks."""
+    from custdim.cli.render import blocking
+    from custdim.project import Project
+    from custdim.unify_tools import blocking_plans
+
+    blocking(console, blocking_plans(Project.load(project)))
+
+
+@unify_app.command("diff")
+@_errors
+def unify_diff(project: ProjectDir = Path()) -> None:
+    """Preview which CustomerIds the current project file would merge, split or move, without publishing."""
+    from custdim.cli.progress import progress_bars
+    from custdim.cli.render import id_changes
+    from custdim.project import Project
+    from custdim.unify_tools import preview_changes
+
+    with progress_bars(console) as progress:
+        changes = preview_changes(Project.load(project), progress)
+    id_changes(console, changes)
+
+
 def main() -> None:
     """Entry point of the ``custdim`` console script."""
     app()

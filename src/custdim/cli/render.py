@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from custdim.report import RunReport
+    from custdim.unify_tools import Explanation
 
 
 def run_summary(console: Console, report: RunReport) -> None:
@@ -104,3 +105,76 @@ def arrow_output(console: Console, table: pa.Table, fmt: str, max_rows: int = 20
         console.print(f"({len(rows):,} rows, first {max_rows} shown; use --format csv for all)")
     else:
         console.print(f"({len(rows):,} rows)")
+
+
+def explanation(console: Console, e: Explanation) -> None:
+    """A profile, its source records, the pairs that joined them and each field's provenance."""
+    console.print(f"[bold]{e.customer['CustomerId']}[/] - {len(e.records)} source records")
+    fields = Table(title="profile", title_justify="left")
+    for col in ("field", "value", "from", "policy"):
+        fields.add_column(col)
+    prov = {p["Field"]: p for p in e.provenance}
+    for k, v in e.customer.items():
+        if k == "CustomerId":
+            continue
+        p = prov.get(k)
+        fields.add_row(
+            k,
+            "" if v is None else str(v),
+            f"{p['SourceName']}.{p['TableName']}:{p['SourceKey']}" if p else "",
+            p["Policy"] if p else "",
+        )
+    console.print(fields)
+    recs = Table(title="records", title_justify="left")
+    for col in ("source", "table", "key", "dedupe winner"):
+        recs.add_column(col)
+    for r in e.records:
+        recs.add_row(r["SourceName"], r["TableName"], r["SourceKey"], "yes" if r["IsDedupeWinner"] else "")
+    console.print(recs)
+    pairs = Table(title="why they were joined", title_justify="left")
+    for col in ("stage", "rule", "left", "right", "score", "conditions", "blocking key"):
+        pairs.add_column(col)
+    for p in e.pairs:
+        pairs.add_row(
+            p["Stage"],
+            p["RuleName"],
+            f"{p['LeftTableName']}:{p['LeftSourceKey']}",
+            f"{p['RightTableName']}:{p['RightSourceKey']}",
+            f"{p['Score']:.1f}",
+            p["ConditionScores"],
+            p["BlockingKey"],
+        )
+    console.print(pairs)
+
+
+def blocking(console: Console, plans: list[tuple[str, list[str], dict[str, Any] | None]]) -> None:
+    """Each rule's blocking passes, with the last run's counts."""
+    for rule, lines, stats in plans:
+        console.print(f"[bold]{rule}[/]")
+        for line in lines:
+            console.print(f"  {line}")
+        if stats:
+            console.print(
+                f"  last run: {stats['candidates']:,} candidate pairs -> {stats['pairs']:,} pairs, "
+                f"{stats['near_misses']:,} near misses"
+            )
+            for s in stats.get("skipped_blocks", []):
+                console.print(f"  [yellow]skipped[/] {s['pass']} = {s['key']}: {s['records']:,} records")
+
+
+def id_changes(console: Console, changes: pa.Table) -> None:
+    """The CustomerId events a changed project file would cause."""
+    rows = changes.to_pylist()
+    if not rows:
+        console.print("no CustomerId would change")
+        return
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["Event"]] = counts.get(r["Event"], 0) + 1
+    console.print(", ".join(f"{n:,} {event}" for event, n in sorted(counts.items())))
+    table = Table(title="CustomerId changes (first 200)", title_justify="left")
+    for col in ("event", "CustomerId", "related ids", "records"):
+        table.add_column(col)
+    for r in rows[:200]:
+        table.add_row(r["Event"], r["CustomerId"], r["RelatedCustomerIds"] or "", str(r["RecordCount"]))
+    console.print(table)

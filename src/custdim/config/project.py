@@ -53,25 +53,37 @@ class ProjectConfig(Model):
             if unify_tables.index(t.table) != i:
                 raise CrossCheckError(f"unify.tables[{i}].table", f"{t.table!r} is listed twice")
         match = self.unify.match
-        if match is not None:
-            if match.order is not None:
-                for i, name in enumerate(match.order):
-                    if name not in unify_tables:
-                        raise CrossCheckError(f"unify.match.order[{i}]", _unknown("unify table", name, unify_tables))
-                missing = [name for name in unify_tables if name not in match.order]
-                if missing or len(set(match.order)) != len(match.order):
-                    raise CrossCheckError(
-                        "unify.match.order",
-                        f"must list every table of unify.tables exactly once; missing: {', '.join(missing) or '-'}",
-                    )
-            fields = self.unify.fields()
-            for r, rule in enumerate(match.rules):
-                for c, cond in enumerate(rule.conditions):
+        if match is not None and match.order is not None:
+            for i, name in enumerate(match.order):
+                if name not in unify_tables:
+                    raise CrossCheckError(f"unify.match.order[{i}]", _unknown("unify table", name, unify_tables))
+            missing = [name for name in unify_tables if name not in match.order]
+            if missing or len(set(match.order)) != len(match.order):
+                raise CrossCheckError(
+                    "unify.match.order",
+                    f"must list every table of unify.tables exactly once; missing: {', '.join(missing) or '-'}",
+                )
+        fields = self.unify.fields()
+        rule_sets = [(f"unify.dedupe[{i}].rules", d.rules) for i, d in enumerate(self.unify.dedupe)]
+        rule_sets += [("unify.match.rules", match.rules)] if match else []
+        for prefix, rules in rule_sets:
+            for r, rule in enumerate(rules):
+                conds = [(f"conditions[{c}]", cond) for c, cond in enumerate(rule.conditions)]
+                conds += [
+                    (f"exceptions[{e}][{c}]", cond) for e, ex in enumerate(rule.exceptions) for c, cond in enumerate(ex)
+                ]
+                for where, cond in conds:
                     if cond.field not in fields:
                         raise CrossCheckError(
-                            f"unify.match.rules[{r}].conditions[{c}].field",
-                            _unknown("unified field", cond.field, fields),
+                            f"{prefix}[{r}].{where}.field", _unknown("unified field", cond.field, fields)
                         )
+                for k, name in enumerate(rule.tables or []):
+                    if name not in unify_tables:
+                        raise CrossCheckError(f"{prefix}[{r}].tables[{k}]", _unknown("unify table", name, unify_tables))
+        for i, d in enumerate(self.unify.dedupe):
+            if d.table not in unify_tables:
+                raise CrossCheckError(f"unify.dedupe[{i}].table", _unknown("unify table", d.table, unify_tables))
+        self._check_merge(fields)
         for i, a in enumerate(self.activities):
             if a.table not in tables:
                 raise CrossCheckError(f"activities[{i}].table", _unknown("table", a.table, tables))
@@ -79,6 +91,26 @@ class ProjectConfig(Model):
                 raise CrossCheckError(
                     f"activities[{i}].customer.table", _unknown("unify table", a.customer.table, unify_tables)
                 )
+
+    def _check_merge(self, fields: list[str]) -> None:
+        merge = self.unify.merge
+        for name, policy in merge.fields.items():
+            if policy.policy == "collect":
+                source = policy.from_field or name
+                if source not in fields:
+                    raise CrossCheckError(f"unify.merge.fields.{name}.from", _unknown("unified field", source, fields))
+            elif name not in fields:
+                raise CrossCheckError(f"unify.merge.fields.{name}", _unknown("unified field", name, fields))
+        for g, group in enumerate(merge.groups):
+            for f, name in enumerate(group.fields):
+                if name not in fields:
+                    raise CrossCheckError(
+                        f"unify.merge.groups[{g}].fields[{f}]", _unknown("unified field", name, fields)
+                    )
+        for name in list(merge.rename) + merge.exclude:
+            if name not in fields and name not in merge.fields:
+                key = "rename" if name in merge.rename else "exclude"
+                raise CrossCheckError(f"unify.merge.{key}.{name}", _unknown("unified field", name, fields))
 
     def table_names(self) -> list[str]:
         """Every source table as '<source>.<table>'."""

@@ -1,4 +1,4 @@
-"""``unify:`` — map columns to semantic types, match records with ordered rules, merge them into profiles."""
+"""``unify:`` — map columns to semantic types, deduplicate and match records with ordered rules, merge profiles."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from custdim.config.base import Model
 from custdim.semantic.types import check_semantic_type
 
 PRECISIONS: dict[str, int] = {"exact": 100, "high": 80, "medium": 60, "low": 30}
-NORMALIZERS = ("whitespace", "lowercase", "unicode", "numerals", "symbols", "phone")
-Normalizer = Literal["whitespace", "lowercase", "unicode", "numerals", "symbols", "phone"]
+NORMALIZERS = ("numerals", "unicode", "lowercase", "symbols", "whitespace", "phone", "name", "address", "organization")
+Normalizer = Literal[
+    "numerals", "unicode", "lowercase", "symbols", "whitespace", "phone", "name", "address", "organization"
+]
+Policy = Literal["importance", "most_recent", "least_recent", "most_filled"]
 
 
 class UnifyTable(Model):
@@ -37,6 +40,10 @@ class UnifyTable(Model):
         """Unified field name -> source column."""
         return {check_semantic_type(t).field: c for c, t in self.fields.items()}
 
+    def field_types(self) -> dict[str, str]:
+        """Unified field name -> semantic type."""
+        return {check_semantic_type(t).field: t for t in self.fields.values()}
+
 
 class Condition(Model):
     """One comparison of a rule: a field, how it is normalized, and how close values must be."""
@@ -44,7 +51,11 @@ class Condition(Model):
     field: str
     precision: Literal["exact", "high", "medium", "low"] | int = "exact"
     normalize: list[Normalizer] = Field(default_factory=list)
-    method: Literal["levenshtein"] = "levenshtein"
+    method: Literal["levenshtein", "jaro_winkler"] = "levenshtein"
+    negate: bool = Field(default=False, description="In exceptions: the condition holds when values DIFFER.")
+    aliases: str | None = Field(default=None, description="CSV file of value,alias pairs that count as equal.")
+    bypass: list[str] | str | None = Field(default=None, description="Values that never match, or a file of them.")
+    swap_day_month: bool = Field(default=False, description="Dates: also equal when day and month are swapped.")
 
     @field_validator("precision")
     @classmethod
@@ -52,6 +63,12 @@ class Condition(Model):
         if isinstance(v, int) and not 1 <= v <= 100:
             raise ValueError(f"precision must be exact, high, medium, low or a number 1-100, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _method_needs_fuzzy(self) -> Condition:
+        if self.method == "jaro_winkler" and self.is_exact:
+            raise ValueError("method jaro_winkler needs a fuzzy precision (high, medium, low or 1-99)")
+        return self
 
     @property
     def threshold(self) -> int:
@@ -64,19 +81,52 @@ class Condition(Model):
 
 
 class Rule(Model):
-    """An AND of conditions. Exact conditions are the rule's blocking keys."""
+    """An AND of conditions; exact conditions are the rule's blocking keys. Exceptions veto a match."""
 
     name: str
     conditions: list[Condition] = Field(min_length=1)
+    exceptions: list[list[Condition]] = Field(default_factory=list)
+    tables: list[str] | None = Field(default=None, description="Apply to this pair of tables only.")
+
+    @field_validator("tables")
+    @classmethod
+    def _pair(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(v) != 2:
+            raise ValueError(f"tables names exactly two tables (a pair), got {len(v)}")
+        return v
+
+    @field_validator("exceptions")
+    @classmethod
+    def _non_empty(cls, v: list[list[Condition]]) -> list[list[Condition]]:
+        if any(not e for e in v):
+            raise ValueError("an exception needs at least one condition")
+        return v
+
+    @property
+    def has_exact(self) -> bool:
+        return any(c.is_exact for c in self.conditions)
+
+
+def _unique_names(rules: list[Rule]) -> None:
+    names = [r.name for r in rules]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"rule names must be unique; repeated: {', '.join(dupes)}")
+
+
+class Dedupe(Model):
+    """Deduplication within one table: every rule on every row, groups joined transitively, one winner each."""
+
+    table: str
+    preference: Literal["most_filled", "most_recent", "least_recent"] = "most_filled"
+    by: str | None = Field(default=None, description="Date/number column for most_recent / least_recent.")
+    rules: list[Rule] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _needs_a_blocking_key(self) -> Rule:
-        # Without an exact condition a rule would compare every record with every other one.
-        if not any(c.is_exact for c in self.conditions):
-            raise ValueError(
-                f"rule {self.name!r} has only fuzzy conditions; give it at least one exact condition "
-                "(its blocking key) so that it does not compare every record with every other one"
-            )
+    def _by(self) -> Dedupe:
+        if self.preference != "most_filled" and not self.by:
+            raise ValueError(f"preference {self.preference} needs `by`: the column that says how recent a row is")
+        _unique_names(self.rules)
         return self
 
 
@@ -84,27 +134,76 @@ class Match(Model):
     """Cross-table matching: tables ranked by ``order``, rules tried in the order given."""
 
     order: list[str] | None = None
-    rules: list[Rule] = Field(min_length=1)
+    rules: list[Rule] = Field(default_factory=list)
+    always_match: str | None = Field(default=None, description="CSV of Table1,Table1Key,Table2,Table2Key")
+    never_match: str | None = Field(default=None, description="CSV of Table1,Table1Key,Table2,Table2Key")
+    include_unmatched: bool = True
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Match:
-        names = [r.name for r in self.rules]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"rule names must be unique; repeated: {', '.join(dupes)}")
+        _unique_names(self.rules)
+        return self
+
+
+class FieldPolicy(Model):
+    """How one unified field is chosen (or a new field is derived, for ``collect``)."""
+
+    policy: Literal["importance", "most_recent", "least_recent", "most_filled", "collect"]
+    by: str | None = None
+    from_field: str | None = Field(default=None, alias="from")
+
+    @model_validator(mode="after")
+    def _checks(self) -> FieldPolicy:
+        if self.policy in ("most_recent", "least_recent") and not self.by:
+            raise ValueError(f"policy {self.policy} needs `by`: the column that says how recent a record is")
+        return self
+
+
+class FieldGroup(Model):
+    """Fields taken together from one record (an address), chosen by one policy."""
+
+    name: str
+    fields: list[str] = Field(min_length=2, max_length=10)
+    policy: Policy = "importance"
+    by: str | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> FieldGroup:
+        if self.policy in ("most_recent", "least_recent") and not self.by:
+            raise ValueError(f"policy {self.policy} needs `by`")
         return self
 
 
 class Merge(Model):
     """How unified fields are chosen from a profile's records."""
 
-    default: Literal["importance"] = "importance"
+    default: Policy = "importance"
+    by: str | None = Field(default=None, description="Recency column for a most_recent / least_recent default.")
+    fields: dict[str, FieldPolicy] = Field(default_factory=dict)
+    groups: list[FieldGroup] = Field(default_factory=list)
+    rename: dict[str, str] = Field(default_factory=dict)
+    exclude: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _checks(self) -> Merge:
+        if self.default in ("most_recent", "least_recent") and not self.by:
+            raise ValueError(f"default policy {self.default} needs `by`")
+        grouped = [f for g in self.groups for f in g.fields]
+        dupes = sorted({f for f in grouped if grouped.count(f) > 1})
+        if dupes:
+            raise ValueError(f"fields in more than one group: {', '.join(dupes)}")
+        return self
 
 
 class Unify(Model):
     tables: list[UnifyTable] = Field(min_length=1)
+    dedupe: list[Dedupe] = Field(default_factory=list)
     match: Match | None = None
     merge: Merge = Field(default_factory=Merge)
+    default_country: str = Field(default="US", description="Country for phone numbers without a country code.")
+    max_block_size: int = Field(default=1000, ge=2, description="Blocking keys shared by more records are skipped.")
+    max_cluster_size: int = Field(default=50, ge=2, description="Larger profiles are split at their weakest links.")
+    id_namespace: str | None = Field(default=None, description="Namespace of CustomerIds; defaults to the project.")
 
     def ordered_tables(self) -> list[UnifyTable]:
         """Tables in match order (the first one is the primary table)."""
@@ -117,4 +216,25 @@ class Unify(Model):
         out: list[str] = []
         for t in self.ordered_tables():
             out.extend(f for f in t.field_columns() if f not in out)
+        return out
+
+    def field_types(self) -> dict[str, str]:
+        """Unified field -> semantic type."""
+        out: dict[str, str] = {}
+        for t in self.tables:
+            for f, st in t.field_types().items():
+                out.setdefault(f, st)
+        return out
+
+    def all_rules(self) -> list[Rule]:
+        return [r for d in self.dedupe for r in d.rules] + (self.match.rules if self.match else [])
+
+    def recency_columns(self) -> list[str]:
+        """Source columns that policies rank records by."""
+        cols = [d.by for d in self.dedupe] + [self.merge.by]
+        cols += [p.by for p in self.merge.fields.values()] + [g.by for g in self.merge.groups]
+        out: list[str] = []
+        for c in cols:
+            if c and c not in out:
+                out.append(c)
         return out

@@ -70,24 +70,40 @@ unify:
         phone: Identity.Service.Phone
         zip: Location.PostalCode
         card_number: Loyalty.CardNumber
+  dedupe:
+    - table: crm.contacts
+      preference: most_recent
+      by: updated_at
+      rules: &person_rules
+        - name: same-email
+          conditions:
+            - {{field: Email, normalize: [whitespace, lowercase]}}
+            - {{field: FirstName, precision: medium, normalize: [unicode, name, symbols, whitespace]}}
+        - name: same-phone
+          conditions:
+            - {{field: Phone, normalize: [phone]}}
+            - {{field: LastName, precision: high, normalize: [unicode, lowercase, symbols, whitespace]}}
+        - name: name-and-zip
+          conditions:
+            - {{field: LastName, precision: high, normalize: [unicode, lowercase, symbols, whitespace]}}
+            - {{field: FirstName, precision: high, normalize: [unicode, name, symbols, whitespace]}}
+            - {{field: PostalCode, normalize: [whitespace]}}
+    - table: shop.accounts
+      preference: most_recent
+      by: created_at
+      rules: *person_rules
+    - table: pos.members
+      rules: *person_rules
   match:
     order: [crm.contacts, shop.accounts, pos.members]
-    rules:
-      - name: same-email
-        conditions:
-          - {{field: Email, precision: exact, normalize: [whitespace, lowercase]}}
-          - {{field: LastName, precision: medium, normalize: [unicode, lowercase, symbols, whitespace]}}
-      - name: same-phone-and-name
-        conditions:
-          - {{field: Phone, precision: exact, normalize: [phone]}}
-          - {{field: LastName, precision: high, normalize: [unicode, lowercase, symbols, whitespace]}}
-      - name: same-name-and-zip
-        conditions:
-          - {{field: LastName, precision: exact, normalize: [unicode, lowercase, symbols, whitespace]}}
-          - {{field: FirstName, precision: exact, normalize: [unicode, lowercase, symbols, whitespace]}}
-          - {{field: PostalCode, precision: exact, normalize: [whitespace]}}
+    rules: *person_rules
   merge:
     default: importance
+    fields:
+      Emails: {{policy: collect, from: Email}}
+      Phones: {{policy: collect, from: Phone}}
+    groups:
+      - {{name: PostalAddress, fields: [Street, City, PostalCode], policy: most_recent, by: updated_at}}
 activities:
   - table: shop.orders
     type: SalesOrder

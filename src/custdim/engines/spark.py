@@ -45,6 +45,21 @@ def get_session(options: SparkOptions | None = None) -> object:
     return session
 
 
+def _jaro_winkler(left: str | None, right: str | None) -> float | None:
+    import jellyfish
+
+    if left is None or right is None:
+        return None
+    return float(jellyfish.jaro_winkler_similarity(left, right))
+
+
+def register_functions(session: object) -> None:
+    """SQL functions DuckDB has built in and Spark 4.0 lacks, under DuckDB's names, with DuckDB's values."""
+    from pyspark.sql.types import DoubleType
+
+    session.udf.register("jaro_winkler_similarity", _jaro_winkler, DoubleType())  # type: ignore[attr-defined]
+
+
 class SparkEngine(Engine):
     name = "spark"
     capabilities = Capabilities(local_graph=False, cheap_collect=False)
@@ -53,6 +68,7 @@ class SparkEngine(Engine):
         super().__init__(lake)
         self._session = get_session(options)
         self._con = ibis.pyspark.connect(self._session)
+        register_functions(self._session)
 
     @property
     def backend(self) -> ibis.BaseBackend:

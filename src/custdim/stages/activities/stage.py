@@ -16,7 +16,7 @@ from custdim.errors import ConfigError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.exprs import record_json
-from custdim.stages.unify.ids import guid
+from custdim.stages.unify.ids import with_guid
 
 STANDARD = (
     "CustomerId",
@@ -82,6 +82,8 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
     owners = keys.filter((keys.SourceName == cust_source) & (keys.TableName == cust_table))
     owners = owners.select(o_key=owners.SourceKey, o_customer=owners.CustomerId)
     j = t.left_join(owners, t[activity.customer.foreign_key].cast("string") == owners.o_key)
+    namespace = f"custdim:{config.name}:activity"
+    j = with_guid(j, "_activity_id", namespace, ibis.literal(activity.table + "|") + j[pk].cast("string"))
     ts = _timestamp(j[activity.timestamp])
     extras = _extra_columns(t, activity, pk)
     reason = ibis.cases(
@@ -97,10 +99,9 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
         ),
         else_=ibis.null("string"),
     )
-    namespace = f"custdim:{config.name}:activity"
     out = j.select(
         CustomerId=j.o_customer,
-        ActivityId=guid(namespace, ibis.literal(activity.table + "|") + j[pk].cast("string")),
+        ActivityId=j._activity_id,
         SourceTableName=ibis.literal(activity.table),
         SourceActivityId=j[pk].cast("string"),
         ActivityType=ibis.literal(activity.type),

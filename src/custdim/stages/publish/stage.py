@@ -18,7 +18,7 @@ from custdim.stages.publish.views import derived_views
 if TYPE_CHECKING:
     from custdim.lake import Lake
 
-ENTITIES = ("Customer", "AlternateKey", "MatchPairs", "UnifiedActivity")
+ENTITIES = ("Customer", "AlternateKey", "MatchPairs", "UnifiedActivity", "CustomerProvenance", "IdChangeLog")
 KEYS = {"Customer": "CustomerId", "UnifiedActivity": "ActivityId"}
 # Both ends of every relationship carry the same CDM type.
 GUIDS = frozenset({"CustomerId", "ActivityId"})
@@ -27,6 +27,8 @@ DESCRIPTIONS = {
     "AlternateKey": "Every source record and the CustomerId it was unified into.",
     "MatchPairs": "Pairs of source records that matched, with the rule and scores.",
     "UnifiedActivity": "Customer activities from all activity tables, linked to CustomerId.",
+    "CustomerProvenance": "For each unified field, the source record and policy that produced its value.",
+    "IdChangeLog": "Every run's CustomerId events: created, merged, split, records_moved, retired.",
 }
 MANIFEST = "export.manifest.cdm.json"
 KEEP_SNAPSHOTS = 3
@@ -57,7 +59,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
             advance()
         relationships = [
             Relationship(e, "CustomerId", "Customer", "CustomerId")
-            for e in ("AlternateKey", "MatchPairs", "UnifiedActivity")
+            for e in ("AlternateKey", "MatchPairs", "UnifiedActivity", "CustomerProvenance")
         ]
         manifest = Manifest("export", entities, relationships)
         # The swap: until this write, readers keep seeing the previous snapshot.

@@ -1,11 +1,21 @@
-"""Cluster: connected components over matched pairs; every record gets the smallest _rid of its component.
+"""Cluster: dedupe groups and winners, then profiles as connected components, repaired where they break a rule.
 
-Two strategies, chosen by the engine's capabilities: in-process engines pull the edges as Arrow and run
-scipy's connected_components (a fraction of a second at 1M edges); distributed engines run the large-star /
-small-star algorithm (Kiveris et al., 2014) as joins, which converges in O(log n) rounds.
+1. Dedupe groups: components over dedupe pairs only; each group's winner by the table's preference
+   (most_filled, most_recent, least_recent; ties go to the largest key).
+2. Profiles: components over all pairs. In-process engines pull the edges as Arrow and run scipy's
+   connected_components; distributed engines run the large-star / small-star algorithm (Kiveris et al., 2014)
+   as joins, converging in O(log n) rounds.
+3. Repair: a profile holding a never_match pair, or more than ``max_cluster_size`` records, is rebuilt from its
+   strongest links only (a maximum spanning forest that refuses any link joining a never_match pair or growing a
+   part beyond the limit), so it is split at its weakest links. Only those profiles' edges leave the engine.
+
+Output ``work/unify/clusters``: _rid, _cluster (smallest _rid of the profile), _dgroup, _winner, _priority (the
+importance order: table rank, dedupe winners first, then key).
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
 
 import ibis
 import ibis.expr.types as ir
@@ -19,8 +29,8 @@ from custdim.errors import StageError
 from custdim.lake import Lake
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
-from custdim.stages.unify.map import RECORDS
-from custdim.stages.unify.match import PAIRS
+from custdim.stages.unify.map import RECORDS, recency_column
+from custdim.stages.unify.match import PAIRS, pair_list_rids, read_pair_list
 
 CLUSTERS = ("unify", "clusters")
 MAX_ROUNDS = 64
@@ -58,15 +68,14 @@ def small_star(edges: ir.Table) -> ir.Table:
 def components_distributed(engine: Engine, lake: Lake, pairs: ir.Table) -> ir.Table:
     """(_rid, _cluster) for every node that has an edge, computed with joins only (each round materialized)."""
     edges = pairs.select(a=pairs.left_rid, b=pairs.right_rid).filter(lambda t: t.a != t.b).distinct()
-    current = lake.work_table("unify", "cc_round_0")
+    current = lake.work_table("unify", "cc", "round_0")
     engine.write(edges, current)
     for round_no in range(1, MAX_ROUNDS + 1):
-        nxt = lake.work_table("unify", f"cc_round_{round_no}")
+        nxt = lake.work_table("unify", "cc", f"round_{round_no}")
         before = engine.read(current)
         engine.write(small_star(large_star(before)), nxt)
         after = engine.read(nxt)
         changed = engine.count(ibis.union(before.anti_join(after, ["a", "b"]), after.anti_join(before, ["a", "b"])))
-        lake.remove(current)
         current = nxt
         if changed == 0:
             break
@@ -77,27 +86,166 @@ def components_distributed(engine: Engine, lake: Lake, pairs: ir.Table) -> ir.Ta
     return final.group_by(_rid=final.a).agg(_cluster=final.b.min())
 
 
-def run(ctx: RunContext, report: StageReport) -> None:
-    engine, lake = ctx.engine, ctx.lake
-    records = engine.read(lake.work_table(*RECORDS)).select("_rid")
-    pairs = engine.read(lake.work_table(*PAIRS))
-    n_nodes = engine.count(records)
-    out = lake.work_table(*CLUSTERS)
+def components(engine: Engine, lake: Lake, nodes: ir.Table, pairs: ir.Table, name: str) -> ir.Table:
+    """(_rid, _cluster) for every node of ``nodes`` (0..n-1), materialized under work/unify/<name>."""
+    path = lake.work_table("unify", name)
     if engine.capabilities.local_graph:
+        n_nodes = engine.count(nodes)
         edges = engine.to_arrow(pairs.select("left_rid", "right_rid"))
         labels = components_local(n_nodes, edges["left_rid"].to_numpy(), edges["right_rid"].to_numpy())
         table = pa.table({"_rid": pa.array(np.arange(n_nodes, dtype=np.int64)), "_cluster": pa.array(labels)})
-        clusters = engine.from_arrow(table)
+        engine.write(engine.from_arrow(table), path)
     else:
         linked = components_distributed(engine, lake, pairs)
-        j = records.left_join(linked, "_rid")
-        clusters = j.select(_rid=j._rid, _cluster=j._cluster.fill_null(j._rid))
-    engine.write(clusters, out)
-    for p in lake.fs.ls(lake.work_table("unify"), detail=False):
-        if p.rsplit("/", 1)[-1].startswith("cc_round_"):
-            lake.remove(p)
+        j = nodes.left_join(linked, "_rid")
+        engine.write(j.select(_rid=j._rid, _cluster=j._cluster.fill_null(j._rid)), path)
+        lake.remove(lake.work_table("unify", "cc"))
+    return engine.read(path)
+
+
+def split_constrained(
+    members: list[int], edges: list[tuple[int, int, float]], never: set[tuple[int, int]], max_size: int
+) -> dict[int, int]:
+    """Rebuild one profile from its strongest links: node -> new label (smallest node of its part).
+
+    Kruskal on descending strength (ties by node ids, so the result does not depend on row order) that refuses a
+    link when it would put a never_match pair together or grow a part beyond ``max_size``.
+    """
+    parent = {m: m for m in members}
+    part: dict[int, set[int]] = {m: {m} for m in members}
+    enemies: dict[int, set[int]] = defaultdict(set)
+    for a, b in never:
+        enemies[a].add(b)
+        enemies[b].add(a)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, _ in sorted(edges, key=lambda e: (-e[2], min(e[0], e[1]), max(e[0], e[1]))):
+        ra, rb = find(a), find(b)
+        if ra == rb or len(part[ra]) + len(part[rb]) > max_size:
+            continue
+        if any(enemies[x] & part[rb] for x in part[ra]):
+            continue
+        small, big = (ra, rb) if len(part[ra]) < len(part[rb]) else (rb, ra)
+        parent[small] = big
+        part[big] |= part.pop(small)
+    return {m: min(part[find(m)]) for m in members}
+
+
+def repair(
+    ctx: RunContext, clusters: ir.Table, pairs: ir.Table, never: ir.Table | None, report: StageReport
+) -> ir.Table | None:
+    """Relabel profiles that hold a never_match pair or exceed the size limit; None when none does."""
+    engine, max_size = ctx.engine, ctx.config.unify.max_cluster_size
+    sizes = clusters.group_by("_cluster").agg(n=clusters.count())
+    bad = sizes.filter(sizes.n > max_size).select("_cluster")
+    never_rows: list[tuple[int, int]] = []
+    if never is not None:
+        ca = clusters.rename(a="_rid", ca="_cluster")
+        cb = clusters.rename(b="_rid", cb="_cluster")
+        j = never.join(ca, "a").join(cb, "b")
+        joined = engine.to_arrow(j.filter(j.ca == j.cb).select("a", "b", c="ca"))
+        never_rows = list(zip(joined["a"].to_pylist(), joined["b"].to_pylist(), strict=True))
+        bad = ibis.union(bad, engine.from_arrow(pa.table({"_cluster": joined["c"]})), distinct=True)
+    oversize = engine.to_arrow(sizes.filter(sizes.n > max_size).order_by(ibis.desc("n")))
+    report.details["oversize_profiles"] = oversize.num_rows
+    report.details["never_match_conflicts"] = len(never_rows)
+    if oversize.num_rows:
+        report.warn(
+            f"{oversize.num_rows} profiles had more than {max_size} records (largest "
+            f"{oversize['n'][0].as_py()}); split at their weakest links"
+        )
+    if not oversize.num_rows and not never_rows:
+        return None
+    members = engine.to_arrow(clusters.semi_join(bad, "_cluster").select("_rid", "_cluster"))
+    in_bad = clusters.semi_join(bad, "_cluster").select("_rid")
+    lefts, rights = in_bad.select(lr=in_bad._rid), in_bad.select(rr=in_bad._rid)
+    e = pairs.semi_join(lefts, pairs.left_rid == lefts.lr)
+    e = e.semi_join(rights, e.right_rid == rights.rr)
+    edges = engine.to_arrow(e.select("left_rid", "right_rid", "strength"))
+    by_cluster: dict[int, list[int]] = defaultdict(list)
+    cluster_of: dict[int, int] = {}
+    for rid, c in zip(members["_rid"].to_pylist(), members["_cluster"].to_pylist(), strict=True):
+        by_cluster[c].append(rid)
+        cluster_of[rid] = c
+    edges_of: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
+    for a, b, s in zip(
+        edges["left_rid"].to_pylist(), edges["right_rid"].to_pylist(), edges["strength"].to_pylist(), strict=True
+    ):
+        edges_of[cluster_of[a]].append((a, b, s))
+    never_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    for a, b in never_rows:
+        never_of[cluster_of[a]].add((a, b))
+    rids, labels = [], []
+    for c, nodes in by_cluster.items():
+        for rid, label in split_constrained(nodes, edges_of[c], never_of[c], max_size).items():
+            rids.append(rid)
+            labels.append(label)
+    report.details["profiles_split"] = len(by_cluster)
+    return engine.from_arrow(pa.table({"_rid": pa.array(rids, pa.int64()), "_fixed": pa.array(labels, pa.int64())}))
+
+
+def winners(ctx: RunContext, records: ir.Table, dgroups: ir.Table) -> ir.Table:
+    """(_rid, _dgroup, _winner) with each dedupe group's winner by its table's preference."""
+    unify = ctx.config.unify
+    rank_of = {t.table: i for i, t in enumerate(unify.ordered_tables())}
+    base = records.join(dgroups.rename(_dgroup="_cluster"), "_rid")
+    parts = []
+    for d in unify.dedupe:
+        t = base.filter(base._rank == rank_of[d.table])
+        if d.preference == "most_filled":
+            order = [t._filled.desc()]
+        else:
+            col = t[recency_column(d.by or "")]
+            order = [col.desc(nulls_first=False) if d.preference == "most_recent" else col.asc(nulls_first=False)]
+        w = ibis.row_number().over(group_by=t._dgroup, order_by=[*order, t._key.desc()])
+        parts.append(t.select("_rid", "_dgroup", _winner=w == 0))
+    deduped = [rank_of[d.table] for d in unify.dedupe]
+    rest = base.filter(~base._rank.isin(deduped)) if deduped else base
+    parts.append(rest.select("_rid", "_dgroup", _winner=ibis.literal(True)))
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def run(ctx: RunContext, report: StageReport) -> None:
+    engine, lake = ctx.engine, ctx.lake
+    records = engine.read(lake.work_table(*RECORDS))
+    pairs = engine.read(lake.work_table(*PAIRS))
+    nodes = records.select("_rid")
+    never_list = read_pair_list(
+        ctx, "never_match", ctx.config.unify.match.never_match if ctx.config.unify.match else None
+    )
+    never = None
+    if never_list:
+        found = pair_list_rids(ctx, never_list, records)
+        never_path = lake.work_table("unify", "never")
+        n_never = engine.write(found, never_path)
+        never = engine.read(never_path)
+        # A direct link between a never_match pair is dropped before anything is joined through it.
+        pairs = pairs.anti_join(
+            never,
+            ((pairs.left_rid == never.a) & (pairs.right_rid == never.b))
+            | ((pairs.left_rid == never.b) & (pairs.right_rid == never.a)),
+        )
+        report.details["never_match"] = {"listed": len(never_list), "applied": n_never}
+    dgroups = components(engine, lake, nodes, pairs.filter(pairs.stage == "dedupe"), "dedupe_groups")
+    base = components(engine, lake, nodes, pairs, "components")
+    fixed = repair(ctx, base, pairs, never, report)
+    if fixed is not None:
+        j = base.left_join(fixed, "_rid")
+        base = j.select(_rid=j._rid, _cluster=j._fixed.fill_null(j._cluster))
+    won = winners(ctx, records, dgroups)
+    j = records.select("_rid", "_rank", "_key").join(won, "_rid").join(base, "_rid")
+    priority = ibis.row_number().over(order_by=[j._rank, j._winner.desc(), j._key]).cast("int64")
+    out = lake.work_table(*CLUSTERS)
+    engine.write(j.select("_rid", "_cluster", "_dgroup", "_winner", _priority=priority), out)
+    for name in ("dedupe_groups", "components"):
+        lake.remove(lake.work_table("unify", name))
     sizes = engine.to_arrow(_size_histogram(engine.read(out)))
-    report.rows_in["records"] = n_nodes
+    report.rows_in["records"] = engine.count(nodes)
     report.rows_out["profiles"] = int(sum(sizes["profiles"].to_pylist()))
     report.details["cluster_sizes"] = {
         str(s): int(c) for s, c in zip(sizes["size"].to_pylist(), sizes["profiles"].to_pylist(), strict=True)
@@ -113,4 +261,4 @@ def outputs(ctx: RunContext) -> list[str]:
     return [ctx.lake.work_table(*CLUSTERS)]
 
 
-STAGE = StageSpec("cluster", ("match",), run, outputs, "cluster matched records (connected components)")
+STAGE = StageSpec("cluster", ("match",), run, outputs, "cluster matched records into profiles")

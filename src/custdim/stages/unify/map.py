@@ -35,24 +35,60 @@ def field_types(ctx: RunContext) -> dict[str, ibis.expr.datatypes.DataType]:
     return {f: next(iter(ts)) if len(ts) == 1 else ibis.dtype("string") for f, ts in seen.items()}
 
 
+def recency_column(name: str) -> str:
+    """Records' column holding the source column ``name`` that policies rank recency by."""
+    return f"_by__{name}"
+
+
+def _recency(value: ir.Value) -> ir.Value:
+    if value.type().is_timestamp() or value.type().is_date():
+        return value.cast("timestamp")
+    return value.cast("string").strip().try_cast("timestamp")
+
+
+def _check_recency_columns(ctx: RunContext) -> None:
+    unify = ctx.config.unify
+    present: set[str] = set()
+    for ut in unify.tables:
+        source, _, table = ut.table.partition(".")
+        present.update(ctx.engine.read(ctx.lake.raw_table(source, table)).columns)
+    for col in unify.recency_columns():
+        if col not in present:
+            columns = ", ".join(sorted(c for c in present if not c.startswith("_")))
+            raise ConfigError(
+                ctx.config.file,
+                "unify",
+                f"recency column {col!r} (a `by:` of dedupe or merge) is in none of the unify tables; "
+                f"columns: {columns}",
+            )
+
+
 def build_records(ctx: RunContext) -> ir.Table:
     """The stacked, ranked records of all unify tables."""
     config = ctx.config
     types = field_types(ctx)
+    _check_recency_columns(ctx)
     fields = config.unify.fields()
+    recency = config.unify.recency_columns()
     parts = []
     for rank, ut in enumerate(config.unify.ordered_tables()):
         source, _, table = ut.table.partition(".")
         t = ctx.engine.read(ctx.lake.raw_table(source, table))
         columns = ut.field_columns()
         pk = config.source_table(ut.table).primary_key
+        values = {f: (t[columns[f]].cast(types[f]) if f in columns else ibis.null(types[f])) for f in fields}
+        filled = ibis.literal(0, "int32")
+        for f in columns:
+            filled = filled + values[f].notnull().cast("int32")
         parts.append(
             t.select(
                 _source=ibis.literal(source),
                 _table=ibis.literal(table),
                 _key=t[pk].cast("string"),
                 _rank=ibis.literal(rank, "int32"),
-                **{f: (t[columns[f]].cast(types[f]) if f in columns else ibis.null(types[f])) for f in fields},
+                _filled=filled.cast("int32"),
+                **{recency_column(c): (_recency(t[c]) if c in t.columns else ibis.null("timestamp")) for c in recency},
+                **values,
             )
         )
     stacked = ibis.union(*parts) if len(parts) > 1 else parts[0]

@@ -1,90 +1,206 @@
-"""Normalize + match across tables with Customer Insights semantics.
+"""Normalize, deduplicate within tables and match across tables, with Customer Insights semantics.
 
-Tables are ranked by ``match.order``; a table matches only tables ranked above it; rules are tried in order and a
-later rule only sees the records of that table that no earlier rule matched.
+- Dedupe: every rule of a table's dedupe section runs on every row of that table.
+- Match: tables are ranked by ``match.order``; a table matches only tables ranked above it; rules are tried in
+  order and a later rule only sees the records of that table that no earlier rule matched. A rule naming
+  ``tables: [a, b]`` only runs for that pair.
+- always_match pairs are added as the strongest links; never_match pairs are enforced by the cluster stage.
 """
 
 from __future__ import annotations
+
+import csv
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from custdim.engines.base import Engine
+from custdim.errors import ConfigError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
-from custdim.stages.unify.compare import candidate_pairs, compile_rule
+from custdim.stages.unify.conditions import normalized_table
 from custdim.stages.unify.map import RECORDS
-from custdim.stages.unify.normalize import normalize
+from custdim.stages.unify.pairs import ALWAYS_STRENGTH, PAIR_SCHEMA, RuleRunner, RuleStats, Side
 
 NORMALIZED = ("unify", "normalized")
 PAIRS = ("unify", "pairs")
-PAIR_SCHEMA = pa.schema(
-    [
-        ("left_rid", pa.int64()),
-        ("right_rid", pa.int64()),
-        ("rule", pa.string()),
-        ("rule_index", pa.int32()),
-        ("score", pa.float64()),
-        ("scores", pa.string()),
-    ]
-)
+NEAR_MISSES = ("unify", "near_misses")
+LIST_COLUMNS = ("Table1", "Table1Key", "Table2", "Table2Key")
 
 
-def build_normalized(ctx: RunContext, records: ir.Table) -> ir.Table:
-    """_rid, _rank and one normalized column per distinct (field, normalizers) any rule compares."""
-    columns: dict[str, ir.Value] = {}
-    match = ctx.config.unify.match
-    for rule in match.rules if match else []:
-        for c in compile_rule(rule):
-            columns.setdefault(c.column, normalize(records[c.condition.field], c.condition.normalize))
-    return records.select("_rid", "_rank", **columns)
+def read_pair_list(ctx: RunContext, key: str, spec: str | None) -> list[tuple[str, str, str, str]]:
+    """always_match / never_match CSV: Table1,Table1Key,Table2,Table2Key (tables as '<source>.<table>')."""
+    if spec is None:
+        return []
+    path = Path(ctx.config.resolve(spec))
+    if not path.exists():
+        raise ConfigError(ctx.config.file, f"unify.match.{key}", f"file not found: {path}")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or [c.strip() for c in reader.fieldnames][:4] != list(LIST_COLUMNS):
+            raise ConfigError(
+                ctx.config.file, f"unify.match.{key}", f"{path} must start with the header {','.join(LIST_COLUMNS)}"
+            )
+        rows = [tuple((r.get(c) or "").strip() for c in LIST_COLUMNS) for r in reader]
+    tables = [t.table for t in ctx.config.unify.tables]
+    for i, row in enumerate(rows, start=2):
+        for t in (row[0], row[2]):
+            if t not in tables:
+                raise ConfigError(
+                    ctx.config.file,
+                    f"unify.match.{key}",
+                    f"{path} line {i}: unknown table {t!r}; valid values: {', '.join(tables)}",
+                )
+    return rows  # type: ignore[return-value]
+
+
+def pair_list_rids(ctx: RunContext, rows: list[tuple[str, str, str, str]], records: ir.Table) -> ir.Table:
+    """(a, b) record ids of listed pairs that exist; unknown keys are dropped by the join (and counted)."""
+    listed = ctx.engine.from_arrow(
+        pa.table(
+            {
+                "t1": [r[0] for r in rows],
+                "k1": [r[1] for r in rows],
+                "t2": [r[2] for r in rows],
+                "k2": [r[3] for r in rows],
+            },
+            schema=pa.schema([(c, pa.string()) for c in ("t1", "k1", "t2", "k2")]),
+        )
+    )
+    ids = records.select(t=records._source + "." + records._table, k=records._key, rid=records._rid)
+    a = ids.rename(t1="t", k1="k", a="rid")
+    b = ids.rename(t2="t", k2="k", b="rid")
+    j = listed.join(a, ["t1", "k1"]).join(b, ["t2", "k2"])
+    return j.select("a", "b")
 
 
 def run(ctx: RunContext, report: StageReport) -> None:
-    engine, lake = ctx.engine, ctx.lake
-    match = ctx.config.unify.match
-    tables = [t.table for t in ctx.config.unify.ordered_tables()]
-    pairs_path = lake.work_table(*PAIRS)
-    if match is None or len(tables) < 2:
-        engine.write(engine.from_arrow(PAIR_SCHEMA.empty_table()), pairs_path)
-        report.rows_out["pairs"] = 0
-        report.warn("no cross-table matching: every record becomes its own profile")
-        return
+    engine, lake, unify = ctx.engine, ctx.lake, ctx.config.unify
+    tables = [t.table for t in unify.ordered_tables()]
+    rank_of = {t: i for i, t in enumerate(tables)}
+    records = engine.read(lake.work_table(*RECORDS))
     norm_path = lake.work_table(*NORMALIZED)
-    engine.write(build_normalized(ctx, engine.read(lake.work_table(*RECORDS))), norm_path)
+    base = str(ctx.config.root)
+    engine.write(normalized_table(unify.all_rules(), records, base, unify.default_country), norm_path)
     norm = engine.read(norm_path)
+    steps: list[tuple[str, str]] = []
+    details: dict[str, dict[str, object]] = {}
+    matched_by_table: dict[str, int] = {}
+    match = unify.match
+    n_steps = sum(len(d.rules) for d in unify.dedupe) + (len(tables) - 1) * len(match.rules if match else [])
+    country, max_block = unify.default_country, unify.max_block_size
 
-    steps: list[str] = []
-    rules_detail: dict[str, dict[str, int]] = {r.name: {"pairs": 0, "records": 0} for r in match.rules}
-    table_detail: dict[str, int] = {}
-    with ctx.steps("match", (len(tables) - 1) * len(match.rules)) as advance:
-        for rank in range(1, len(tables)):
-            matched_here: list[ir.Table] = []
-            for index, rule in enumerate(match.rules):
-                left = norm.filter(norm._rank == rank)
-                if matched_here:
-                    done = ibis.union(*matched_here).distinct() if len(matched_here) > 1 else matched_here[0]
-                    left = left.anti_join(done, left._rid == done.left_rid)
-                right = norm.filter(norm._rank < rank)
-                step = lake.work_table("unify", "pair_steps", f"{rank:03d}_{index:03d}")
-                n = engine.write(candidate_pairs(left, right, rule, index), step)
-                steps.append(step)
-                lefts = engine.read(step).select("left_rid").distinct()
-                matched_here.append(lefts)
-                records = engine.count(lefts)
-                rules_detail[rule.name]["pairs"] += n
-                rules_detail[rule.name]["records"] += records
-                table_detail[f"{tables[rank]} -> {rule.name}"] = records
+    def record(kind: str, name: str, stats: RuleStats, records_matched: int) -> None:
+        d = details.setdefault(
+            f"{kind}:{name}",
+            {
+                "stage": kind,
+                "rule": name,
+                "candidates": 0,
+                "pairs": 0,
+                "records": 0,
+                "near_misses": 0,
+                "skipped_blocks": [],
+            },
+        )
+        for k in ("candidates", "pairs", "near_misses"):
+            d[k] = int(d[k]) + getattr(stats, k)  # type: ignore[call-overload]
+        d["records"] = int(d["records"]) + records_matched  # type: ignore[call-overload]
+        d["skipped_blocks"] = [*d["skipped_blocks"], *stats.skipped_blocks][:10]  # type: ignore[misc]
+
+    with ctx.steps("match", max(n_steps, 1)) as advance:
+        for d_index, dedupe in enumerate(unify.dedupe):
+            side = norm.filter(norm._rank == rank_of[dedupe.table])
+            for i, rule in enumerate(dedupe.rules):
+                path = lake.work_table("unify", "pair_steps", f"d{d_index:03d}_{i:03d}")
+                near = lake.work_table("unify", "near_steps", f"d{d_index:03d}_{i:03d}")
+                runner = RuleRunner(
+                    engine, lake, rule, i, "dedupe", same_side=True, country=country, max_block_size=max_block
+                )
+                stats = runner.run(Side(side, True), Side(side, False), norm, path, near)
+                steps.append((path, near))
+                record("dedupe", f"{dedupe.table}/{rule.name}", stats, _distinct_records(engine, path))
                 advance()
-    all_pairs = ibis.union(*[engine.read(s) for s in steps])
-    report.rows_out["pairs"] = engine.write(all_pairs, pairs_path)
-    lake.remove(lake.work_table("unify", "pair_steps"))
-    report.details["rules"] = rules_detail
-    report.details["matched_records_by_table_and_rule"] = table_detail
+        for rank in range(1, len(tables)) if match else []:
+            assert match is not None
+            done: list[ir.Table] = []
+            for i, rule in enumerate(match.rules):
+                if rule.tables and tables[rank] not in rule.tables:
+                    advance()
+                    continue
+                left = norm.filter(norm._rank == rank)
+                if done:
+                    seen = ibis.union(*done, distinct=True) if len(done) > 1 else done[0]
+                    left = left.anti_join(seen, left._rid == seen.left_rid)
+                right = norm.filter(norm._rank < rank)
+                if rule.tables:
+                    other = next(t for t in rule.tables if t != tables[rank])
+                    right = norm.filter(norm._rank == rank_of[other]) if rank_of[other] < rank else right.limit(0)
+                path = lake.work_table("unify", "pair_steps", f"m{rank:03d}_{i:03d}")
+                near = lake.work_table("unify", "near_steps", f"m{rank:03d}_{i:03d}")
+                runner = RuleRunner(
+                    engine, lake, rule, i, "match", same_side=False, country=country, max_block_size=max_block
+                )
+                stats = runner.run(Side(left, True), Side(right, False), norm, path, near)
+                steps.append((path, near))
+                done.append(engine.read(path).select("left_rid").distinct())
+                n = engine.count(done[-1])
+                matched_by_table[f"{tables[rank]} <- {rule.name}"] = n
+                record("match", rule.name, stats, n)
+                advance()
+    parts = [engine.read(p) for p, _ in steps]
+    always = read_pair_list(ctx, "always_match", match.always_match if match else None)
+    if always:
+        found = pair_list_rids(ctx, always, records)
+        parts.append(
+            found.select(
+                left_rid=ibis.greatest(found.a, found.b),
+                right_rid=ibis.least(found.a, found.b),
+                rule=ibis.literal("always_match"),
+                rule_index=ibis.literal(-1, "int32"),
+                stage=ibis.literal("always"),
+                score=ibis.literal(100.0),
+                scores=ibis.literal("{}"),
+                block=ibis.literal("always_match"),
+                strength=ibis.literal(ALWAYS_STRENGTH),
+            )
+        )
+    pairs_path = lake.work_table(*PAIRS)
+    if parts:
+        report.rows_out["pairs"] = engine.write(ibis.union(*parts) if len(parts) > 1 else parts[0], pairs_path)
+        nears = [engine.read(n) for _, n in steps]
+        report.details["near_misses"] = engine.write(
+            ibis.union(*nears) if len(nears) > 1 else nears[0], lake.work_table(*NEAR_MISSES)
+        )
+    else:
+        report.rows_out["pairs"] = engine.write(engine.from_arrow(PAIR_SCHEMA.empty_table()), pairs_path)
+        report.warn("no dedupe or match rules: every record becomes its own profile")
+    if always:
+        n_always = engine.count(engine.read(pairs_path).filter(lambda t: t.stage == "always"))
+        report.details["always_match"] = {"listed": len(always), "applied": n_always}
+        if n_always < len(always):
+            report.warn(f"always_match: {len(always) - n_always} listed pairs name records that do not exist")
+    for p in ("pair_steps", "near_steps"):
+        lake.remove(lake.work_table("unify", p))
+    report.details["rules"] = details
+    report.details["matched_records_by_table_and_rule"] = matched_by_table
+    for d in details.values():
+        for skipped in d["skipped_blocks"]:  # type: ignore[attr-defined]
+            report.warn(
+                f"rule {d['rule']}: skipped block {skipped['key']} of {skipped['records']} records "
+                f"({skipped['pass']}; raise unify.max_block_size to compare it)"
+            )
+
+
+def _distinct_records(engine: Engine, path: str) -> int:
+    t = engine.read(path)
+    return engine.count(ibis.union(t.select(r=t.left_rid), t.select(r=t.right_rid), distinct=True))
 
 
 def outputs(ctx: RunContext) -> list[str]:
     return [ctx.lake.work_table(*PAIRS)]
 
 
-STAGE = StageSpec("match", ("map",), run, outputs, "normalize and match records across tables")
+STAGE = StageSpec("match", ("map",), run, outputs, "normalize, deduplicate and match records")

@@ -12,6 +12,14 @@ from collections.abc import Callable, Sequence
 import ibis
 import ibis.expr.types as ir
 
+from custdim.semantic.address import normalize_address
+from custdim.semantic.junk import drop_junk
+from custdim.semantic.names import normalize_name
+from custdim.semantic.organization import normalize_organization
+from custdim.semantic.phone import normalize_phone_e164
+
+Step = Callable[[ir.StringValue], ir.StringValue]
+
 
 def _unicode_tables() -> tuple[str, str, dict[str, str]]:
     """Characters of the Latin blocks that decompose to one ASCII letter, plus multi-letter ligatures."""
@@ -82,35 +90,83 @@ def symbols(v: ir.StringValue) -> ir.StringValue:
     return v.re_replace(_SYMBOLS, "")
 
 
-def phone(v: ir.StringValue) -> ir.StringValue:
+def phone_digits(v: ir.StringValue) -> ir.StringValue:
     """Digits only, extension dropped, international-prefix zeros ignored ('+1 (555) 123-4567 ext 9' -> 15551234567)."""
     no_ext = v.re_replace(r"(?i)\s*(ext\.?|extension|x|#)\s*[0-9]+\s*$", "")
     digits = numerals(no_ext).re_replace(r"[^0-9]", "")
     return digits.re_replace(r"^0+", "")
 
 
-NORMALIZERS: dict[str, Callable[[ir.StringValue], ir.StringValue]] = {
-    "numerals": numerals,
-    "unicode": unicode_to_ascii,
-    "lowercase": lowercase,
-    "symbols": symbols,
-    "whitespace": whitespace,
-    "phone": phone,
-}
+def _phone(country: str) -> Step:
+    def e164(v: ir.StringValue) -> ir.StringValue:
+        """E.164 ('+15551234567') with the project's default country for national numbers."""
+        return normalize_phone_e164(numerals(v), country)
+
+    return e164
+
+
+def _normalizers(country: str) -> dict[str, Step]:
+    return {
+        "numerals": numerals,
+        "unicode": unicode_to_ascii,
+        "lowercase": lowercase,
+        "symbols": symbols,
+        "whitespace": whitespace,
+        "phone": _phone(country),
+        "name": normalize_name,
+        "address": normalize_address,
+        "organization": normalize_organization,
+    }
+
+
 # Applied in this order whatever order the project file lists them in, so that results do not depend on it
-# (unicode before lowercase: 'Æ' -> 'AE' -> 'ae').
-_ORDER = list(NORMALIZERS)
+# (unicode before lowercase: 'Æ' -> 'AE' -> 'ae'; type-specific normalizers see clean ASCII).
+ORDER = list(_normalizers("US"))
 
 
-def normalize(value: ir.Value, names: Sequence[str]) -> ir.StringValue:
-    """Apply the named normalizers; always trims, and empty results count as missing."""
-    out = value.cast("string")
-    for name in sorted(set(names), key=_ORDER.index):
-        out = NORMALIZERS[name](out)
-    out = out.strip()
-    return ibis.ifelse(out == "", ibis.null("string"), out)
+def ordered(names: Sequence[str]) -> list[str]:
+    """The distinct normalizer names in application order."""
+    return sorted(set(names), key=ORDER.index)
 
 
-def column_name(field: str, names: Sequence[str]) -> str:
+def blank_to_null(v: ir.StringValue) -> ir.StringValue:
+    """Trim; empty results count as missing."""
+    return v.strip().nullif("")
+
+
+def steps(names: Sequence[str], country: str = "US") -> list[Step]:
+    """The transformations of a comparison value, in order.
+
+    Junk is recognized as written ('000-000-0000') and after normalizing ('N/A' -> 'na').
+    """
+    functions = _normalizers(country)
+    return [drop_junk, *[functions[name] for name in ordered(names)], blank_to_null, drop_junk]
+
+
+def apply_steps(t: ir.Table, columns: dict[str, tuple[ir.Value, list[Step]]]) -> ir.Table:
+    """Add each column = its steps applied to its source value.
+
+    Every step is its own projection over the previous one: steps reference their input several times, and
+    composing them as one expression would repeat each input inside the next (exponential SQL).
+    """
+    work = {name: f"__step__{i}" for i, name in enumerate(columns)}
+    out = t.mutate(**{work[name]: value.cast("string") for name, (value, _) in columns.items()})
+    for k in range(max((len(fs) for _, fs in columns.values()), default=0)):
+        todo = {work[name]: fs[k](out[work[name]]) for name, (_, fs) in columns.items() if k < len(fs)}
+        out = out.mutate(**todo)
+    return out.rename({name: work[name] for name in columns})
+
+
+def normalize_column(t: ir.Table, column: str, names: Sequence[str], country: str = "US") -> ir.Table:
+    """``t`` with ``column`` replaced by its normalized comparison value."""
+    return (
+        apply_steps(t, {"__normalized": (t[column], steps(names, country))})
+        .mutate(**{column: ibis._["__normalized"]})
+        .drop("__normalized")
+    )
+
+
+def column_name(field: str, names: Sequence[str], options: str = "") -> str:
     """Deterministic name of a normalized comparison column."""
-    return f"n__{field}__{'_'.join(sorted(set(names), key=_ORDER.index)) or 'raw'}"
+    suffix = f"__{options}" if options else ""
+    return f"n__{field}__{'_'.join(ordered(names)) or 'raw'}{suffix}"

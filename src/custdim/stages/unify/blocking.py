@@ -1,0 +1,96 @@
+"""Blocking: which record pairs a rule compares at all.
+
+Exact conditions are a rule's blocking keys. Keys shared by more than ``max_block_size`` records are not joined
+as they are: when the rule also has fuzzy conditions, those oversize blocks are refined with keys derived from the
+fuzzy values (their first and last three characters, in every combination), so that pairs the fuzzy conditions
+can accept are still found unless both ends of a value were edited; keys still too common are skipped and reported
+(the junk-value guard). A rule with only fuzzy conditions is blocked on the derived keys directly. No pass ever
+joins a block larger than ``max_block_size``, so a run cannot explode into a cross join.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Literal
+
+import ibis.expr.types as ir
+
+from custdim.config.unify import Rule
+from custdim.stages.unify.conditions import CompiledCondition, compile_rule
+
+KeyKind = Literal["value", "swapped", "prefix", "suffix"]
+DERIVED_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class BlockKey:
+    condition: CompiledCondition
+    kind: KeyKind
+
+    @property
+    def label(self) -> str:
+        field = self.condition.label
+        return {
+            "value": field,
+            "swapped": f"swap({field})",
+            "prefix": f"first{DERIVED_LENGTH}({field})",
+            "suffix": f"last{DERIVED_LENGTH}({field})",
+        }[self.kind]
+
+    def expr(self, t: ir.Table, left: bool) -> ir.StringValue:
+        """The key's value for records of ``t`` (holding the normalized columns) on the left or right side."""
+        if self.kind == "swapped" and left:
+            # Left's day/month-swapped date meets right's date as written.
+            assert self.condition.swapped is not None
+            return t[self.condition.swapped]
+        v = t[self.condition.column]
+        if self.kind == "prefix":
+            return v.substr(0, DERIVED_LENGTH)
+        if self.kind == "suffix":
+            return v.right(DERIVED_LENGTH)
+        return v
+
+
+@dataclass(frozen=True)
+class BlockingPass:
+    keys: tuple[BlockKey, ...]
+
+    @property
+    def label(self) -> str:
+        return " + ".join(k.label for k in self.keys)
+
+
+@dataclass(frozen=True)
+class BlockingPlan:
+    """The passes of one rule: ``base`` passes, and for their oversize blocks the ``refine`` suffixes."""
+
+    rule: Rule
+    base: tuple[BlockingPass, ...]
+    refine: tuple[tuple[BlockKey, ...], ...]
+
+    def describe(self) -> list[str]:
+        lines = [f"join on {p.label}" for p in self.base]
+        if self.refine:
+            suffixes = ", ".join(" + ".join(k.label for k in r) for r in self.refine)
+            lines.append(f"blocks above the size limit: also join on one of [{suffixes}]")
+        else:
+            lines.append("blocks above the size limit: skipped and reported")
+        return lines
+
+
+def _derived(fuzzy: list[CompiledCondition]) -> tuple[tuple[BlockKey, ...], ...]:
+    choices = [[BlockKey(c, "prefix"), BlockKey(c, "suffix")] for c in fuzzy]
+    return tuple(tuple(combo) for combo in itertools.product(*choices))
+
+
+def plan_rule(rule: Rule, country: str = "US") -> BlockingPlan:
+    """Blocking passes for a rule (pure: depends on the rule only)."""
+    conditions = compile_rule(rule, country)
+    exact = [c for c in conditions if c.condition.is_exact]
+    fuzzy = [c for c in conditions if not c.condition.is_exact]
+    if not exact:
+        return BlockingPlan(rule, tuple(BlockingPass(d) for d in _derived(fuzzy)), ())
+    variants = [[BlockKey(c, "value")] + ([BlockKey(c, "swapped")] if c.swapped else []) for c in exact]
+    base = tuple(BlockingPass(tuple(combo)) for combo in itertools.product(*variants))
+    return BlockingPlan(rule, base, _derived(fuzzy))
