@@ -114,6 +114,24 @@ class Project:
         files = sorted((p for p in self.lake.fs.ls(root, detail=False) if p.endswith(".json")), reverse=True)
         return [RunReport.from_json(self.lake.read_json(f)) for f in files[:limit]]
 
+    def suggest_mapping(self, tables: list[str] | None = None, min_confidence: float = 0.5) -> list[tuple[str, str]]:
+        """(table, YAML for unify.tables) for each source table, proposed from its column names and values."""
+        from custdim.semantic.suggest import suggest_mapping, suggestions_yaml
+        from custdim.stages.ingest.readers import read_table
+
+        names = tables or self.config.table_names()
+        out = []
+        for name in names:
+            try:
+                spec = self.config.source_table(name)
+            except KeyError:
+                raise StageError(
+                    f"unknown table {name!r}; valid values: {', '.join(self.config.table_names())}"
+                ) from None
+            data = read_table(self.config.resolve(spec.path), spec, name).table.drop_columns(["_row"])
+            out.append((name, suggestions_yaml(name, suggest_mapping(data), min_confidence)))
+        return out
+
     def sql(self, query: str) -> pa.Table:
         """Run a read-only SQL query against the logical data warehouse views."""
         from custdim.engines.duckdb_catalog import query as run_query

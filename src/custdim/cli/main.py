@@ -187,6 +187,26 @@ def unify_diff(project: ProjectDir = Path()) -> None:
     id_changes(console, changes)
 
 
+map_app = typer.Typer(help="Map source columns to semantic types.", no_args_is_help=True)
+app.add_typer(map_app, name="map")
+
+
+@map_app.command("suggest")
+@_errors
+def map_suggest(
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="'<source>.<table>' names; all tables when omitted.")
+    ] = None,
+    project: ProjectDir = Path(),
+    min_confidence: Annotated[float, typer.Option(help="Suggestions below this are printed commented out.")] = 0.5,
+) -> None:
+    """Propose a semantic-type mapping for source tables from column names and values, as YAML to paste."""
+    from custdim.project import Project
+
+    for _table, yaml_text in Project.load(project).suggest_mapping(tables or None, min_confidence):
+        console.print(yaml_text, highlight=False, markup=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point of the ``custdim`` console script."""
     app()

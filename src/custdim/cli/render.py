@@ -39,18 +39,24 @@ def run_summary(console: Console, report: RunReport) -> None:
 
 
 def match_rates(console: Console, report: RunReport) -> None:
-    """Records matched per rule, as counts and shares of the records that could match."""
+    """Per rule: pairs found, records they touched, and that share of the records the rule could see."""
     match = report.stage("match")
     mapped = report.stage("map")
     if match is None or "rules" not in match.details or mapped is None:
         return
-    candidates = sum(mapped.rows_in.values()) - max(mapped.rows_in.values(), default=0)
+    per_table = mapped.rows_in
+    first = next(iter(per_table.values()), 0)
     table = Table(title="match rate per rule", title_justify="left")
-    for col in ("rule", "pairs", "records matched", "share of matchable"):
+    for col in ("rule", "pairs", "records", "share", "near misses"):
         table.add_column(col, justify="left" if col == "rule" else "right")
-    for rule, d in match.details["rules"].items():
-        share = d["records"] / candidates if candidates else 0.0
-        table.add_row(rule, f"{d['pairs']:,}", f"{d['records']:,}", f"{share:.1%}")
+    for key, d in match.details["rules"].items():
+        if d["stage"] == "dedupe":
+            base = per_table.get(key.split(":", 1)[1].split("/", 1)[0], 0)
+        else:
+            # Records of every table but the first (primary) one can be matched to a table above them.
+            base = sum(per_table.values()) - first
+        share = d["records"] / base if base else 0.0
+        table.add_row(key, f"{d['pairs']:,}", f"{d['records']:,}", f"{share:.1%}", f"{d['near_misses']:,}")
     console.print(table)
 
 

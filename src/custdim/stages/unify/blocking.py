@@ -80,6 +80,9 @@ class BlockingPlan:
 
 
 def _derived(fuzzy: list[CompiledCondition]) -> tuple[tuple[BlockKey, ...], ...]:
+    if not fuzzy:
+        # (product() of nothing is one empty key, which would join oversize blocks whole.)
+        return ()
     choices = [[BlockKey(c, "prefix"), BlockKey(c, "suffix")] for c in fuzzy]
     return tuple(tuple(combo) for combo in itertools.product(*choices))
 

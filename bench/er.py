@@ -1,0 +1,682 @@
+"""Entity-resolution benchmark: custdim unify against Splink 5 (DuckDB) on the demo retailer, scored against truth.
+
+``python -m bench.run --suite er [--records 100000,1000000] [--seed 42]`` (or ``python -m bench.er`` with the same
+options). Per size, in ``bench/work/er-<records>/`` and in separate processes so every peak memory is its own:
+
+1. ``generate``: the demo retailer with about ``records`` customer records (``records / 1.75`` people);
+2. ``ingest``: custdim lands the source files as raw Parquet (timed and reported, not part of unify);
+3. ``custdim``: the unify stages map, match, cluster, merge, one ``Project.run(stage=...)`` each; then activities and
+   publish, and the published ``AlternateKey`` is scored;
+4. ``splink``: Splink on the same landed raw Parquet (see :mod:`bench.er_splink`), scored the same way.
+
+Before the sizes, Splink's match-probability threshold (its only tuned knob) is chosen on a different seed
+(:data:`TUNING_SEED`, :data:`TUNING_RECORDS` records) and then used unchanged for every reported size. custdim runs
+the demo project file as it is. Results: ``bench/results/er.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench.er_metrics import RssSampler, load_truth, quality, record_id
+from bench.run import BENCH_DIR, REPO_ROOT, WORK_DIR, _stdout_to_stderr, _version, git_state, machine_facts
+
+RESULTS_VERSION = 1
+DEFAULT_RECORDS = (100_000, 1_000_000)
+DEFAULT_SEED = 42
+RECORDS_PER_PERSON = 1.75
+"""The demo generator writes about 1.75 customer records per person (CRM, shop, POS presence plus 4% duplicates)."""
+CUSTOMER_TABLES = ("crm.contacts", "shop.accounts", "pos.members")
+UNIFY_STAGES = ("map", "match", "cluster", "merge")
+AFTER_UNIFY_STAGES = ("activities", "publish")
+SPLINK_PHASES = ("prepare", "training", "prediction", "clustering")
+
+TUNING_SEED = 7
+TUNING_RECORDS = 100_000
+THRESHOLD_GRID = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+"""Match-probability thresholds tried on the tuning data; the one with the best cluster F1 is used everywhere."""
+
+TARGET_RECORDS = 1_000_000
+TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
+    # (name, metric path, comparison, bound, unit)
+    ("custdim unify wall time", "custdim.unify_seconds", "<=", 60.0, "s"),
+    ("custdim unify peak memory", "custdim.unify_peak_rss_mb", "<=", 3 * 1024.0, "MiB"),
+    ("speedup over Splink", "ratios.speedup", ">=", 2.5, "x"),
+    ("cluster F1 over Splink", "ratios.cluster_f1_delta", ">=", 0.05, ""),
+)
+
+PHASES = ("generate", "ingest", "custdim", "splink", "splink-tune")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.phase is not None:
+        return _child(args.phase, Path(args.dir), args.records[0], args.seed, args.threshold)
+    return run(args.records, args.seed, args.out, args.splink_threshold)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.er", description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=records_list, default=DEFAULT_RECORDS, help="customer records per run")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"data seed (default: {DEFAULT_SEED})")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results folder")
+    parser.add_argument(
+        "--splink-threshold",
+        type=float,
+        default=None,
+        help=f"skip tuning and use this Splink match probability (default: tune on seed {TUNING_SEED})",
+    )
+    # Internal: run one phase in this process and print its JSON on stdout.
+    parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--threshold", type=float, help=argparse.SUPPRESS)
+    return parser
+
+
+def records_list(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"records must be comma-separated integers, got {text!r}") from None
+    if not sizes or min(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"records must be integers of at least 2, got {text!r}")
+    return sizes
+
+
+def people_for(records: int) -> int:
+    return max(1, round(records / RECORDS_PER_PERSON))
+
+
+def work_dir(records: int) -> Path:
+    return WORK_DIR / f"er-{records}"
+
+
+def tuning_dir() -> Path:
+    return WORK_DIR / f"er-tune-{TUNING_RECORDS}-seed{TUNING_SEED}"
+
+
+# --- parent ---------------------------------------------------------------------------------------------------------
+
+
+def run(records: tuple[int, ...], seed: int, out: Path, splink_threshold: float | None = None) -> int:
+    console = Console(highlight=False, stderr=True)
+
+    def say(message: str) -> None:
+        console.print(message, markup=False, soft_wrap=True)
+
+    if splink_threshold is None and seed == TUNING_SEED:
+        say(f"--seed {seed} is the Splink threshold tuning seed: report on another seed, or pass --splink-threshold")
+        return 2
+    environment = {**git_state(), "machine": {**machine_facts(), "splink": _version("splink"), "psutil": _version("psutil")}}
+    timestamp = datetime.now(UTC).isoformat(timespec="seconds")
+    if splink_threshold is None:
+        say(f"[tuning] Splink threshold on seed {TUNING_SEED}, {TUNING_RECORDS:,} records: started")
+        tuning = tune_splink()
+        say(f"[tuning] {_tuning_outcome(tuning)}")
+    else:
+        tuning = {"status": "skipped", "chosen": splink_threshold, "why": "given on the command line (--splink-threshold)"}
+    threshold = tuning.get("chosen")
+    runs: list[dict[str, Any]] = []
+    for i, size in enumerate(records, start=1):
+        tag = f"[{i}/{len(records)}] {size:,} records"
+        say(f"{tag}: started")
+        runs.append(run_size(size, seed, threshold, say))
+        say(f"{tag}: {_outcome(runs[-1])}")
+    doc = document(seed, timestamp, environment, tuning, runs)
+    json_path, md_path = write_results(out, doc)
+    print(render_markdown(doc))
+    print(f"wrote {_shown(json_path)} and {_shown(md_path)}")
+    ok = tuning["status"] in ("succeeded", "skipped") and all(r["status"] == "succeeded" for r in runs)
+    return 0 if ok else 1
+
+
+def tune_splink() -> dict[str, Any]:
+    """Choose Splink's match-probability threshold on the tuning seed: best cluster F1 over :data:`THRESHOLD_GRID`."""
+    directory = tuning_dir()
+    shutil.rmtree(directory, ignore_errors=True)
+    base = {"seed": TUNING_SEED, "records": TUNING_RECORDS, "people": people_for(TUNING_RECORDS)}
+    base |= {"criterion": "highest cluster F1 (ties: highest pairwise F1)", "grid_thresholds": list(THRESHOLD_GRID)}
+    for phase in ("generate", "ingest", "splink-tune"):
+        result = _phase(phase, directory, TUNING_RECORDS, TUNING_SEED)
+        if result["status"] != "succeeded":
+            return {**base, "status": "failed", "phase": phase, "error": result.get("error"), "chosen": None}
+    grid: list[dict[str, Any]] = result["grid"]
+    best = max(grid, key=lambda r: (r["cluster"]["f1"], r["pairwise"]["f1"]))
+    best_pairwise = max(grid, key=lambda r: (r["pairwise"]["f1"], r["cluster"]["f1"]))
+    chosen = best["threshold_match_probability"]
+    why = (
+        f"On seed {TUNING_SEED} at {TUNING_RECORDS:,} records, match probability {chosen} gave Splink its best cluster "
+        f"F1 ({best['cluster']['f1']:.4f}; pairwise F1 {best['pairwise']['f1']:.4f}) of the {len(grid)} thresholds "
+        f"tried from {min(THRESHOLD_GRID)} to {max(THRESHOLD_GRID)}. Cluster F1 is the headline comparison, so Splink "
+        f"gets the threshold that is best for it there"
+    )
+    if best_pairwise is not best:
+        why += (
+            f" (the best pairwise F1, {best_pairwise['pairwise']['f1']:.4f}, came at "
+            f"{best_pairwise['threshold_match_probability']})"
+        )
+    why += ". The same value is the prediction and the clustering threshold for every reported size."
+    grid_rows = [
+        {
+            "threshold_match_probability": r["threshold_match_probability"],
+            "pairwise": r["pairwise"],
+            "cluster": r["cluster"],
+        }
+        for r in grid
+    ]
+    return {
+        **base,
+        "status": "succeeded",
+        "chosen": chosen,
+        "why": why,
+        "predicted_pairs_at_lowest": result.get("predicted_pairs"),
+        "probability_two_random_records_match": result.get("probability_two_random_records_match"),
+        "grid": grid_rows,
+    }
+
+
+def run_size(records: int, seed: int, threshold: float | None, say: Any = print) -> dict[str, Any]:
+    """Generate, ingest, unify and link one size, each in a fresh process, in a fresh work folder."""
+    directory = work_dir(records)
+    shutil.rmtree(directory, ignore_errors=True)
+    timestamp = datetime.now(UTC).isoformat(timespec="seconds")
+    results: dict[str, dict[str, Any]] = {}
+    for phase in ("generate", "ingest", "custdim", "splink"):
+        if phase != "generate" and results["generate"]["status"] != "succeeded":
+            break
+        if phase in ("custdim", "splink") and results["ingest"]["status"] != "succeeded":
+            break
+        if phase == "splink" and threshold is None:
+            results[phase] = {"status": "failed", "error": "no Splink threshold: tuning failed"}
+            continue
+        results[phase] = _phase(phase, directory, records, seed, threshold)
+        say(f"    {phase}: {_phase_outcome(phase, results[phase])}")
+    return build_run(records, seed, timestamp, results)
+
+
+def _phase(phase: str, directory: Path, records: int, seed: int, threshold: float | None = None) -> dict[str, Any]:
+    """Run one phase in a child process; its stdout is one JSON object, its stderr passes through."""
+    command = [sys.executable, "-m", "bench.er", "--phase", phase, "--dir", str(directory)]
+    command += ["--records", str(records), "--seed", str(seed)]
+    if threshold is not None:
+        command += ["--threshold", repr(threshold)]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=False)
+    elapsed = round(time.perf_counter() - started, 1)
+    lines = done.stdout.strip().splitlines()
+    with contextlib.suppress(ValueError, IndexError):
+        result: dict[str, Any] = json.loads(lines[-1])
+        result["process_seconds"] = elapsed
+        return result
+    reason = f"exit code {done.returncode}"
+    if done.returncode < 0:
+        reason = f"killed by {signal.Signals(-done.returncode).name}"
+    error = f"{phase} process ended without a result ({reason}) after {elapsed} s"
+    return {"status": "failed", "error": error, "traceback": None, "process_seconds": elapsed}
+
+
+def _phase_outcome(phase: str, result: dict[str, Any]) -> str:
+    if result["status"] != "succeeded":
+        return f"FAILED: {result.get('error')}"
+    if phase == "custdim":
+        c = result["quality"]["cluster"]["f1"]
+        return f"unify {result['unify_seconds']:.1f} s, peak {result['unify_peak_rss_mb']:.0f} MiB, cluster F1 {c:.4f}"
+    if phase == "splink":
+        c = result["quality"]["cluster"]["f1"]
+        return f"total {result['total_seconds']:.1f} s, peak {result['peak_rss_mb']:.0f} MiB, cluster F1 {c:.4f}"
+    return f"{result.get('seconds', 0):.1f} s, peak {result.get('peak_rss_mb')} MiB"
+
+
+def _tuning_outcome(tuning: dict[str, Any]) -> str:
+    if tuning["status"] != "succeeded":
+        return f"FAILED in {tuning.get('phase')}: {tuning.get('error')}"
+    return f"chose match probability {tuning['chosen']}"
+
+
+def _outcome(run_record: dict[str, Any]) -> str:
+    if run_record["status"] != "succeeded":
+        return f"FAILED: {run_record['error']}"
+    ratios = run_record["ratios"]
+    return f"done: speedup {ratios['speedup']:.2f}x, cluster F1 delta {ratios['cluster_f1_delta']:+.4f}"
+
+
+def _shown(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd()))
+    return str(path)
+
+
+# --- children: one phase each ---------------------------------------------------------------------------------------
+
+
+def _child(phase: str, directory: Path, records: int, seed: int, threshold: float | None) -> int:
+    with _stdout_to_stderr():
+        try:
+            result = _run_phase(phase, directory, records, seed, threshold)
+        except Exception as exc:
+            result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        if result.get("traceback"):
+            print(result["traceback"], file=sys.stderr)
+    print(json.dumps(result))
+    return 0 if result["status"] == "succeeded" else 1
+
+
+def _run_phase(phase: str, directory: Path, records: int, seed: int, threshold: float | None) -> dict[str, Any]:
+    if phase == "generate":
+        return generate_phase(directory, records, seed)
+    if phase == "ingest":
+        return ingest_phase(directory)
+    if phase == "custdim":
+        return custdim_phase(directory)
+    if phase == "splink":
+        from bench.er_splink import splink_phase
+
+        if threshold is None:
+            raise ValueError("the splink phase needs --threshold")
+        return splink_phase(directory, threshold)
+    from bench.er_splink import splink_tune_phase
+
+    return splink_tune_phase(directory, THRESHOLD_GRID)
+
+
+def generate_phase(directory: Path, records: int, seed: int) -> dict[str, Any]:
+    from custdim.demo.generate import generate
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with RssSampler() as rss, rss.phase("generate"):
+        started = time.perf_counter()
+        dataset = generate(directory, customers=people_for(records), seed=seed)
+        seconds = time.perf_counter() - started
+    return {
+        "status": "succeeded",
+        "seconds": round(seconds, 3),
+        "peak_rss_mb": _ru_maxrss_mb(),
+        "people": dataset.people,
+        "rows": dict(dataset.rows),
+    }
+
+
+def ingest_phase(directory: Path) -> dict[str, Any]:
+    """Write the demo project file and land the sources (custdim's ingest; the input of both systems)."""
+    from custdim.demo.project_file import write_project_file
+    from custdim.project import Project
+
+    write_project_file(directory, "duckdb")
+    project = Project.load(directory)
+    started = time.perf_counter()
+    report = project.run(stage="ingest")
+    wall = time.perf_counter() - started
+    stage = report.stages[0]
+    return {
+        "status": "succeeded",
+        "seconds": stage.seconds,
+        "wall_seconds": round(wall, 3),
+        "peak_rss_mb": _ru_maxrss_mb(),
+        "rows_out": stage.rows_out,
+        "rejected": stage.rejected,
+    }
+
+
+def custdim_phase(directory: Path) -> dict[str, Any]:
+    """Run map, match, cluster and merge one stage at a time (timed, memory-sampled), then publish and score."""
+    from custdim.demo.generate import TRUTH_PATH
+    from custdim.project import Project
+
+    project = Project.load(directory)
+    stages: list[dict[str, Any]] = []
+    with RssSampler() as rss:
+        for name in (*UNIFY_STAGES, *AFTER_UNIFY_STAGES):
+            if name == AFTER_UNIFY_STAGES[0]:
+                unify_process_peak = _ru_maxrss_mb()  # the process has done nothing but unify so far
+            try:
+                with rss.phase(name):
+                    started = time.perf_counter()
+                    report = project.run(stage=name)
+                    wall = time.perf_counter() - started
+            except Exception as exc:
+                return {
+                    "status": "failed",
+                    "error": f"{name}: {type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc(),
+                    "stages": stages,
+                    "peak_rss_mb": rss.peak_mb(),
+                }
+            stage = report.stages[0]
+            stages.append(
+                {
+                    "name": name,
+                    "seconds": stage.seconds,
+                    "wall_seconds": round(wall, 3),
+                    "peak_rss_mb": rss.peak_mb(name),
+                    "rows_in": stage.rows_in,
+                    "rows_out": stage.rows_out,
+                    "details": stage.details,
+                }
+            )
+            _log(f"custdim {name}: {wall:.1f} s, peak {rss.peak_mb(name)} MiB")
+        unify_sampled = rss.peak_mb(*UNIFY_STAGES)
+    started = time.perf_counter()
+    keys = project.sql("SELECT SourceName, TableName, SourceKey, CustomerId FROM AlternateKey").to_pylist()
+    predicted = {record_id(k["SourceName"], k["TableName"], k["SourceKey"]): k["CustomerId"] for k in keys}
+    scored = quality(predicted, load_truth(directory / TRUTH_PATH))
+    unify = [s for s in stages if s["name"] in UNIFY_STAGES]
+    merge = unify[-1]
+    return {
+        "status": "succeeded",
+        "stages": stages,
+        "unify_seconds": round(sum(s["wall_seconds"] for s in unify), 3),
+        "unify_stage_seconds": round(sum(s["seconds"] for s in unify), 3),
+        "unify_peak_rss_mb": _max(unify_sampled, unify_process_peak),
+        "unify_sampled_peak_rss_mb": unify_sampled,
+        "unify_process_peak_rss_mb": unify_process_peak,
+        "rss_samples": rss.samples,
+        "records": merge["rows_in"].get("records"),
+        "profiles": merge["rows_out"].get("Customer"),
+        "evaluation_seconds": round(time.perf_counter() - started, 3),
+        "quality": scored,
+    }
+
+
+def _ru_maxrss_mb() -> float:
+    from custdim.report import peak_rss_mb
+
+    return peak_rss_mb()
+
+
+def _max(*values: float | None) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- results --------------------------------------------------------------------------------------------------------
+
+
+def build_run(records: int, seed: int, timestamp: str, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    generation = results.get("generate", {})
+    ingest = results.get("ingest", {})
+    custdim = results.get("custdim", {})
+    splink = results.get("splink", {})
+    failed = {phase: r.get("error") for phase, r in results.items() if r.get("status") != "succeeded"}
+    missing = [p for p in ("generate", "ingest", "custdim", "splink") if p not in results]
+    rows: dict[str, int] = generation.get("rows", {})
+    succeeded = not failed and not missing
+    return {
+        "records": records,
+        "seed": seed,
+        "timestamp": timestamp,
+        "status": "succeeded" if succeeded else "failed",
+        "error": "; ".join(f"{p}: {e}" for p, e in failed.items()) or (f"not run: {', '.join(missing)}" if missing else None),
+        "people": generation.get("people"),
+        "customer_records": sum(rows.get(t, 0) for t in CUSTOMER_TABLES) if rows else None,
+        "source_rows": rows,
+        "generation": generation,
+        "ingest": ingest,
+        "custdim": custdim,
+        "splink": splink,
+        "ratios": ratios(custdim, splink),
+    }
+
+
+def ratios(custdim: dict[str, Any], splink: dict[str, Any]) -> dict[str, float | None]:
+    if custdim.get("status") != "succeeded" or splink.get("status") != "succeeded":
+        return {"speedup": None, "cluster_f1_delta": None, "pairwise_f1_delta": None, "peak_memory_ratio": None}
+    c, s = custdim["quality"], splink["quality"]
+    return {
+        "speedup": round(splink["total_seconds"] / custdim["unify_seconds"], 3),
+        "cluster_f1_delta": round(c["cluster"]["f1"] - s["cluster"]["f1"], 4),
+        "pairwise_f1_delta": round(c["pairwise"]["f1"] - s["pairwise"]["f1"], 4),
+        "peak_memory_ratio": round(splink["peak_rss_mb"] / custdim["unify_peak_rss_mb"], 3),
+    }
+
+
+def targets(run_record: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for name, path, op, bound, unit in TARGETS:
+        value: Any = run_record
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            out.append({"target": name, "metric": path, "op": op, "bound": bound, "unit": unit, "value": None})
+            continue
+        met = value <= bound if op == "<=" else value >= bound
+        margin = bound - value if op == "<=" else value - bound
+        out.append(
+            {
+                "target": name,
+                "metric": path,
+                "op": op,
+                "bound": bound,
+                "unit": unit,
+                "value": value,
+                "met": met,
+                "margin": round(margin, 4),
+            }
+        )
+    return out
+
+
+def document(
+    seed: int, timestamp: str, environment: dict[str, Any], tuning: dict[str, Any], runs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    from bench.er_splink import configuration
+
+    target_run = next((r for r in runs if r["records"] == TARGET_RECORDS), None)
+    return {
+        "version": RESULTS_VERSION,
+        "benchmark": "er",
+        "seed": seed,
+        "timestamp": timestamp,
+        **environment,
+        "method": {
+            "records_per_person": RECORDS_PER_PERSON,
+            "custdim": "demo project file as generated (not tuned); unify = map + match + cluster + merge, one "
+            "Project.run(stage=...) each; unify_seconds = sum of their wall times (engine start-up included); "
+            "ingest, activities and publish are reported but not part of unify",
+            "splink": "total = prepare + training + prediction + clustering; input is the same landed raw Parquet",
+            "memory": "peak = max(psutil RSS sampled every 50 ms in the phase, the process's ru_maxrss at its end); "
+            "every system runs in its own process",
+            "quality": "truth records only; pairwise and exact-cluster precision / recall / F1",
+        },
+        "splink_configuration": configuration(),
+        "splink_threshold": tuning,
+        "targets": {
+            "records": TARGET_RECORDS,
+            "results": targets(target_run) if target_run else None,
+        },
+        "runs": runs,
+    }
+
+
+def write_results(out: Path, doc: dict[str, Any]) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out / "er.json", out / "er.md"
+    json_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(doc), encoding="utf-8")
+    return json_path, md_path
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    machine = doc["machine"]
+    dirty = " (with uncommitted changes)" if doc.get("git_dirty") else ""
+    lines = [
+        "# Entity resolution: custdim vs Splink",
+        "",
+        f"- commit `{doc['commit']}`{dirty}, {doc['timestamp']}, data seed {doc['seed']}",
+        f"- {machine['platform']}, {machine['cpu_count']} CPUs ({machine['cpu_model']}), "
+        f"{_gib(machine['total_memory_bytes'])} RAM",
+        f"- Python {machine['python']}, duckdb {machine['duckdb']}, ibis {machine['ibis']}, splink {machine['splink']}",
+        "",
+        "Both systems start from the same landed raw Parquet (custdim's ingest) and run in their own processes. "
+        "custdim *unify* = map + match + cluster + merge (sum of the wall times of one `Project.run(stage=...)` each); "
+        "Splink *total* = prepare (read, map, clean) + training + prediction + clustering. Peak memory is each "
+        "process's resident peak during those phases. Quality is scored on the records in the truth file: pairwise "
+        "(pairs of records in one cluster) and exact clusters (a cluster counts only if it is exactly one person's "
+        "records; singletons included).",
+        "",
+    ]
+    for run in doc["runs"]:
+        lines += _size_section(run)
+    lines += _targets_section(doc)
+    lines += _splink_section(doc)
+    return "\n".join(lines)
+
+
+def _size_section(run: dict[str, Any]) -> list[str]:
+    people = f"{run['people']:,}" if run.get("people") else "?"
+    records = f"{run['customer_records']:,}" if run.get("customer_records") else "?"
+    lines = [f"## {run['records']:,} records", ""]
+    generation, ingest = run["generation"], run["ingest"]
+    lines += [
+        f"{records} customer records ({people} people), seed {run['seed']}. Data generation "
+        f"{_num(generation.get('seconds'), 1)} s; custdim ingest (landing the sources, input of both systems, not part "
+        f"of unify) {_num(ingest.get('wall_seconds'), 1)} s, peak {_num(ingest.get('peak_rss_mb'), 0)} MiB.",
+        "",
+    ]
+    if run["status"] != "succeeded":
+        lines += [f"**Failed:** `{run['error']}`", ""]
+    custdim, splink = run["custdim"], run["splink"]
+    rows = [["custdim stage", "seconds", "peak MiB"], ["---", "---:", "---:"]]
+    for stage in custdim.get("stages", []):
+        label = stage["name"] if stage["name"] in UNIFY_STAGES else f"({stage['name']}, not in unify)"
+        rows.append([label, _num(stage["wall_seconds"], 2), _num(stage["peak_rss_mb"], 0)])
+    rows.append(["**unify**", _bold(custdim.get("unify_seconds"), 2), _bold(custdim.get("unify_peak_rss_mb"), 0)])
+    lines += [_table(rows), ""]
+    rows = [["Splink phase", "seconds", "peak MiB"], ["---", "---:", "---:"]]
+    for phase in SPLINK_PHASES:
+        rows.append(
+            [
+                phase,
+                _num(splink.get("seconds", {}).get(phase), 2),
+                _num(splink.get("phase_peak_rss_mb", {}).get(phase), 0),
+            ]
+        )
+    rows.append(["**total**", _bold(splink.get("total_seconds"), 2), _bold(splink.get("peak_rss_mb"), 0)])
+    lines += [_table(rows), ""]
+    if splink.get("predicted_pairs") is not None:
+        lines += [
+            f"Splink scored pairs at match probability >= {splink['threshold_match_probability']}: "
+            f"{splink['predicted_pairs']:,}.",
+            "",
+        ]
+    rows = [["quality", "custdim", "Splink", "custdim - Splink"], ["---", "---:", "---:", "---:"]]
+    cq, sq = custdim.get("quality", {}), splink.get("quality", {})
+    for kind in ("pairwise", "cluster"):
+        for measure in ("precision", "recall", "f1"):
+            c = cq.get(kind, {}).get(measure)
+            s = sq.get(kind, {}).get(measure)
+            delta = f"{c - s:+.4f}" if c is not None and s is not None else "-"
+            rows.append([f"{kind} {measure}", _num(c, 4), _num(s, 4), delta])
+    c_clusters = cq.get("cluster", {}).get("predicted_clusters")
+    s_clusters = sq.get("cluster", {}).get("predicted_clusters")
+    rows.append(["clusters (true: " + _num(cq.get("cluster", {}).get("true_clusters"), 0) + ")", _num(c_clusters, 0),
+                 _num(s_clusters, 0), "-"])  # fmt: skip
+    lines += [_table(rows), ""]
+    ratio = run["ratios"]
+    if ratio.get("speedup") is not None:
+        lines += [
+            f"Speedup (Splink total / custdim unify): **{ratio['speedup']:.2f}x**; cluster F1 delta: "
+            f"**{ratio['cluster_f1_delta']:+.4f}**; Splink peak memory / custdim's: {ratio['peak_memory_ratio']:.2f}.",
+            "",
+        ]
+    return lines
+
+
+def _targets_section(doc: dict[str, Any]) -> list[str]:
+    lines = [f"## Targets on {TARGET_RECORDS:,} records", ""]
+    results = doc["targets"]["results"]
+    if results is None:
+        return [*lines, f"Not measured: no {TARGET_RECORDS:,}-record run in this file.", ""]
+    rows = [["target", "wanted", "measured", "verdict"], ["---", "---", "---:", "---"]]
+    for t in results:
+        unit = t["unit"]
+        wanted = f"{t['op']} {_fmt(t['bound'], unit)}"
+        if t["value"] is None:
+            rows.append([t["target"], wanted, "-", "not measured"])
+            continue
+        verdict = f"met ({_fmt(abs(t['margin']), unit)} to spare)" if t["met"] else f"missed by {_fmt(-t['margin'], unit)}"
+        rows.append([t["target"], wanted, _fmt(t["value"], unit), verdict])
+    return [*lines, _table(rows), ""]
+
+
+def _splink_section(doc: dict[str, Any]) -> list[str]:
+    config, tuning = doc["splink_configuration"], doc["splink_threshold"]
+    lines = ["## Splink configuration", ""]
+    lines += [f"- {config['backend']}, `{config['link_type']}`, unique_id `{config['unique_id']}`"]
+    lines += ["- cleaning (DuckDB SQL): " + "; ".join(f"{k}: {v}" for k, v in config["cleaning"].items())]
+    lines += ["- comparisons: " + ", ".join(f"`{c}`" for c in config["comparisons"])]
+    rules = config["blocking_rules_to_generate_predictions"]
+    lines += ["- prediction blocking rules: " + ", ".join(f"`{r}`" for r in rules)]
+    training = config["training"]
+    prior = training["estimate_probability_two_random_records_match"]
+    lines += [
+        "- training: `estimate_probability_two_random_records_match` on "
+        + ", ".join(f"`{r}`" for r in prior["deterministic_rules"])
+        + f" (recall {prior['recall']}); `estimate_u_using_random_sampling(max_pairs="
+        f"{training['estimate_u_using_random_sampling']['max_pairs']:.0e})`; EM on "
+        + ", ".join(f"`{r}`" for r in training["estimate_parameters_using_expectation_maximisation"]),
+        "",
+        "### Threshold",
+        "",
+    ]
+    if tuning["status"] == "skipped":
+        return [*lines, f"Match probability {tuning['chosen']}: {tuning['why']}.", ""]
+    if tuning["status"] != "succeeded":
+        return [*lines, f"Tuning failed in {tuning.get('phase')}: `{tuning.get('error')}`", ""]
+    lines += [tuning["why"], ""]
+    rows = [["match probability", "pairwise P", "pairwise R", "pairwise F1", "cluster P", "cluster R", "cluster F1"]]
+    rows.append(["---:"] * len(rows[0]))
+    for r in tuning["grid"]:
+        mark = "**" if r["threshold_match_probability"] == tuning["chosen"] else ""
+        p, c = r["pairwise"], r["cluster"]
+        cells = [r["threshold_match_probability"], p["precision"], p["recall"], p["f1"]]
+        cells += [c["precision"], c["recall"], c["f1"]]
+        rows.append([f"{mark}{v}{mark}" for v in cells])
+    lines += [f"Tuning data: seed {tuning['seed']}, {tuning['records']:,} records ({tuning['people']:,} people).", ""]
+    return [*lines, _table(rows), ""]
+
+
+def _table(rows: list[list[str]]) -> str:
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _bold(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"**{value:,.{digits}f}**"
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:,.1f} s"
+    if unit == "MiB":
+        return f"{value:,.0f} MiB ({value / 1024:.2f} GiB)"
+    if unit == "x":
+        return f"{value:.2f}x"
+    return f"{value:.4f}"
+
+
+def _gib(n: int | None) -> str:
+    return "unknown" if n is None else f"{n / 2**30:.1f} GiB"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

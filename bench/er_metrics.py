@@ -1,0 +1,178 @@
+"""What the entity-resolution suite measures: match quality against the generator's truth, and peak memory.
+
+Quality comes in two flavours, both computed on the records in the truth file only:
+
+- pairwise precision / recall / F1 (:func:`custdim.metrics.pairs.pair_quality`: a pair is predicted when both records
+  share a cluster, true when both belong to one person);
+- cluster precision / recall / F1: precision is the share of predicted clusters that are exactly one person's record
+  set, recall the share of people whose record set came out exactly as one predicted cluster, F1 their harmonic mean.
+  Singletons count like any other cluster.
+
+Memory is sampled with psutil from a background thread (resident set size, every 50 ms), attributed to the phase the
+main thread says it is in; the kernel's own high-water mark (``ru_maxrss``) is kept next to it as a cross-check,
+because it also sees spikes shorter than the sampling interval.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+import psutil
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from custdim.demo.generate import TRUTH_COLUMNS
+from custdim.metrics.pairs import pair_quality
+
+SAMPLE_SECONDS = 0.05
+MIB = 1024 * 1024
+
+
+# --- quality --------------------------------------------------------------------------------------------------------
+
+
+def record_id(source: str, table: str, key: str) -> str:
+    """The one id both systems' outputs are joined to the truth on: ``source|table|key``."""
+    return f"{source}|{table}|{key}"
+
+
+def load_truth(path: Path) -> dict[str, str]:
+    """``source|table|key`` -> person id, from the generator's ``truth/truth.csv``."""
+    types = {column: pa.string() for column in TRUTH_COLUMNS}
+    frame = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types)).to_pandas()
+    ids = frame["source"] + "|" + frame["table"] + "|" + frame["key"]
+    return dict(zip(ids.tolist(), frame["person_id"].tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class ClusterQuality:
+    true_clusters: int
+    predicted_clusters: int
+    exact_clusters: int
+    """Predicted clusters that equal one person's record set (equivalently: people found exactly)."""
+
+    @property
+    def precision(self) -> float:
+        return self.exact_clusters / self.predicted_clusters if self.predicted_clusters else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.exact_clusters / self.true_clusters if self.true_clusters else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def to_json(self) -> dict[str, float | int]:
+        return {
+            "true_clusters": self.true_clusters,
+            "predicted_clusters": self.predicted_clusters,
+            "exact_clusters": self.exact_clusters,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+        }
+
+
+def cluster_quality(predicted: Mapping[str, Hashable], truth: Mapping[str, Hashable]) -> ClusterQuality:
+    """Exact-cluster precision and recall on the records present in both maps.
+
+    A predicted cluster P equals a true cluster T exactly when |P ∩ T| = |P| = |T|; counting goes through the
+    contingency table, O(records).
+    """
+    keys = [k for k in truth if k in predicted]
+    frame = pd.DataFrame({"pred": [predicted[k] for k in keys], "true": [truth[k] for k in keys]})
+    if frame.empty:
+        return ClusterQuality(0, 0, 0)
+    pred_size = frame.groupby("pred").size().rename("pred_size")
+    true_size = frame.groupby("true").size().rename("true_size")
+    both = frame.groupby(["pred", "true"]).size().rename("both").reset_index()
+    both = both.join(pred_size, on="pred").join(true_size, on="true")
+    exact = int(((both["both"] == both["pred_size"]) & (both["both"] == both["true_size"])).sum())
+    return ClusterQuality(true_clusters=len(true_size), predicted_clusters=len(pred_size), exact_clusters=exact)
+
+
+def quality(predicted: Mapping[str, Hashable], truth: Mapping[str, str]) -> dict[str, Any]:
+    """Pairwise and cluster quality of ``record id -> cluster`` against ``record id -> person``."""
+    missing = sum(1 for k in truth if k not in predicted)
+    return {
+        "truth_records": len(truth),
+        "missing_records": missing,
+        "pairwise": pair_quality(predicted, truth).to_json(),
+        "cluster": cluster_quality(predicted, truth).to_json(),
+    }
+
+
+# --- memory ---------------------------------------------------------------------------------------------------------
+
+
+class RssSampler:
+    """Sample this process's resident memory in a background thread; keep the maximum per labelled phase.
+
+    ``with RssSampler() as rss:`` starts and stops the thread; ``with rss.phase("match"):`` labels what the main thread
+    is doing. Samples are also taken when a phase starts and ends, so even a phase shorter than the interval has one.
+    """
+
+    def __init__(self, interval: float = SAMPLE_SECONDS) -> None:
+        self.interval = interval
+        self._process = psutil.Process()
+        self._lock = threading.Lock()
+        self._label: str | None = None
+        self._peaks: dict[str, int] = {}
+        self._samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @contextmanager
+    def phase(self, label: str) -> Iterator[None]:
+        with self._lock:
+            self._label = label
+        self._sample()
+        try:
+            yield
+        finally:
+            self._sample()
+            with self._lock:
+                self._label = None
+
+    def peak_mb(self, *labels: str) -> float | None:
+        """Highest sample over the given phases (all phases when none are given), in MiB."""
+        with self._lock:
+            values = [v for k, v in self._peaks.items() if not labels or k in labels]
+        return round(max(values) / MIB, 1) if values else None
+
+    @property
+    def samples(self) -> int:
+        return self._samples
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        try:
+            rss = int(self._process.memory_info().rss)
+        except psutil.Error:
+            return
+        with self._lock:
+            self._samples += 1
+            if self._label is not None:
+                self._peaks[self._label] = max(self._peaks.get(self._label, 0), rss)
