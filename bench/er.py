@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import shutil
 import signal
@@ -31,7 +32,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.er_metrics import RssSampler, load_truth, quality, record_id
+from bench.er_metrics import RssSampler, load_truth, quality, record_id, ru_maxrss_mb
 from bench.run import BENCH_DIR, REPO_ROOT, WORK_DIR, _stdout_to_stderr, _version, git_state, machine_facts
 
 RESULTS_VERSION = 1
@@ -120,14 +121,21 @@ def run(records: tuple[int, ...], seed: int, out: Path, splink_threshold: float 
     if splink_threshold is None and seed == TUNING_SEED:
         say(f"--seed {seed} is the Splink threshold tuning seed: report on another seed, or pass --splink-threshold")
         return 2
-    environment = {**git_state(), "machine": {**machine_facts(), "splink": _version("splink"), "psutil": _version("psutil")}}
+    environment = {
+        **git_state(),
+        "machine": {**machine_facts(), "splink": _version("splink"), "psutil": _version("psutil")},
+    }
     timestamp = datetime.now(UTC).isoformat(timespec="seconds")
     if splink_threshold is None:
         say(f"[tuning] Splink threshold on seed {TUNING_SEED}, {TUNING_RECORDS:,} records: started")
         tuning = tune_splink()
         say(f"[tuning] {_tuning_outcome(tuning)}")
     else:
-        tuning = {"status": "skipped", "chosen": splink_threshold, "why": "given on the command line (--splink-threshold)"}
+        tuning = {
+            "status": "skipped",
+            "chosen": splink_threshold,
+            "why": "given on the command line (--splink-threshold)",
+        }
     threshold = tuning.get("chosen")
     runs: list[dict[str, Any]] = []
     for i, size in enumerate(records, start=1):
@@ -147,7 +155,7 @@ def tune_splink() -> dict[str, Any]:
     """Choose Splink's match-probability threshold on the tuning seed: best cluster F1 over :data:`THRESHOLD_GRID`."""
     directory = tuning_dir()
     shutil.rmtree(directory, ignore_errors=True)
-    base = {"seed": TUNING_SEED, "records": TUNING_RECORDS, "people": people_for(TUNING_RECORDS)}
+    base: dict[str, Any] = {"seed": TUNING_SEED, "records": TUNING_RECORDS, "people": people_for(TUNING_RECORDS)}
     base |= {"criterion": "highest cluster F1 (ties: highest pairwise F1)", "grid_thresholds": list(THRESHOLD_GRID)}
     for phase in ("generate", "ingest", "splink-tune"):
         result = _phase(phase, directory, TUNING_RECORDS, TUNING_SEED)
@@ -303,7 +311,7 @@ def generate_phase(directory: Path, records: int, seed: int) -> dict[str, Any]:
     return {
         "status": "succeeded",
         "seconds": round(seconds, 3),
-        "peak_rss_mb": _ru_maxrss_mb(),
+        "peak_rss_mb": ru_maxrss_mb(),
         "people": dataset.people,
         "rows": dict(dataset.rows),
     }
@@ -324,7 +332,7 @@ def ingest_phase(directory: Path) -> dict[str, Any]:
         "status": "succeeded",
         "seconds": stage.seconds,
         "wall_seconds": round(wall, 3),
-        "peak_rss_mb": _ru_maxrss_mb(),
+        "peak_rss_mb": ru_maxrss_mb(),
         "rows_out": stage.rows_out,
         "rejected": stage.rejected,
     }
@@ -335,12 +343,15 @@ def custdim_phase(directory: Path) -> dict[str, Any]:
     from custdim.demo.generate import TRUTH_PATH
     from custdim.project import Project
 
+    # Import the engine and the stages before the clock starts (Splink's process imports splink before its clock, too).
+    importlib.import_module("custdim.engines.duckdb")
+    importlib.import_module("custdim.stages.registry")
     project = Project.load(directory)
     stages: list[dict[str, Any]] = []
     with RssSampler() as rss:
         for name in (*UNIFY_STAGES, *AFTER_UNIFY_STAGES):
             if name == AFTER_UNIFY_STAGES[0]:
-                unify_process_peak = _ru_maxrss_mb()  # the process has done nothing but unify so far
+                unify_process_peak = ru_maxrss_mb()  # the process has done nothing but unify so far
             try:
                 with rss.phase(name):
                     started = time.perf_counter()
@@ -390,12 +401,6 @@ def custdim_phase(directory: Path) -> dict[str, Any]:
     }
 
 
-def _ru_maxrss_mb() -> float:
-    from custdim.report import peak_rss_mb
-
-    return peak_rss_mb()
-
-
 def _max(*values: float | None) -> float | None:
     present = [v for v in values if v is not None]
     return max(present) if present else None
@@ -422,7 +427,8 @@ def build_run(records: int, seed: int, timestamp: str, results: dict[str, dict[s
         "seed": seed,
         "timestamp": timestamp,
         "status": "succeeded" if succeeded else "failed",
-        "error": "; ".join(f"{p}: {e}" for p, e in failed.items()) or (f"not run: {', '.join(missing)}" if missing else None),
+        "error": "; ".join(f"{p}: {e}" for p, e in failed.items())
+        or (f"not run: {', '.join(missing)}" if missing else None),
         "people": generation.get("people"),
         "customer_records": sum(rows.get(t, 0) for t in CUSTOMER_TABLES) if rows else None,
         "source_rows": rows,
@@ -610,7 +616,9 @@ def _targets_section(doc: dict[str, Any]) -> list[str]:
         if t["value"] is None:
             rows.append([t["target"], wanted, "-", "not measured"])
             continue
-        verdict = f"met ({_fmt(abs(t['margin']), unit)} to spare)" if t["met"] else f"missed by {_fmt(-t['margin'], unit)}"
+        verdict = (
+            f"met ({_fmt(abs(t['margin']), unit)} to spare)" if t["met"] else f"missed by {_fmt(-t['margin'], unit)}"
+        )
         rows.append([t["target"], wanted, _fmt(t["value"], unit), verdict])
     return [*lines, _table(rows), ""]
 

@@ -15,6 +15,8 @@ because it also sees spikes shorter than the sampling interval.
 
 from __future__ import annotations
 
+import resource
+import sys
 import threading
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
@@ -112,6 +114,12 @@ def quality(predicted: Mapping[str, Hashable], truth: Mapping[str, str]) -> dict
 
 
 # --- memory ---------------------------------------------------------------------------------------------------------
+
+
+def ru_maxrss_mb() -> float:
+    """The kernel's high-water mark of this process's resident memory so far, in MiB."""
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(usage / (MIB if sys.platform == "darwin" else 1024), 1)  # Linux reports KiB, macOS bytes
 
 
 class RssSampler:

@@ -15,7 +15,6 @@ The only knob tuned is the match-probability threshold, and only on data of anot
 from __future__ import annotations
 
 import logging
-import resource
 import sys
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 
-from bench.er_metrics import RssSampler, load_truth, quality
+from bench.er_metrics import RssSampler, load_truth, quality, ru_maxrss_mb
 
 PHASES = ("prepare", "training", "prediction", "clustering")
 
@@ -71,10 +70,7 @@ _EMAIL = r"nullif(lower(trim({c})), '')"
 # Digits only, after dropping an extension ("... ext. 242", "x242"); a leading US country code 1 on 11 digits goes;
 # anything that is not then a 10-digit number is unusable and becomes null.
 _PHONE_DIGITS = r"regexp_replace(regexp_replace({c}, '\s*(ext\.?|x)\s*[0-9]+\s*$', '', 'i'), '[^0-9]', '', 'g')"
-_PHONE = (
-    "CASE WHEN length({d}) = 11 AND starts_with({d}, '1') THEN substr({d}, 2) "
-    "WHEN length({d}) = 10 THEN {d} END"
-)
+_PHONE = "CASE WHEN length({d}) = 11 AND starts_with({d}, '1') THEN substr({d}, 2) WHEN length({d}) = 10 THEN {d} END"
 # US zips: 3-5 digits are zero-padded back to 5 (spreadsheets drop leading zeros), ZIP+4 keeps the first 5.
 _POSTCODE = (
     "CASE WHEN regexp_matches(trim({c}), '^[0-9]{{3,5}}$') THEN lpad(trim({c}), 5, '0') "
@@ -132,21 +128,21 @@ def settings() -> SettingsCreator:
             # Only the CRM has birth dates: exact / one edit / within a month, a year, ten years / else.
             cl.DateOfBirthComparison("dob", input_is_string=False),
         ],
-        blocking_rules_to_generate_predictions=prediction_blocking_rules(),
+        blocking_rules_to_generate_predictions=[*PREDICTION_BLOCKING_RULES],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
 
 
-def prediction_blocking_rules() -> list[BlockingRuleCreator]:
-    return [
-        block_on("email"),
-        block_on("phone"),
-        block_on("surname", "postcode"),
-        block_on("first_name", "surname"),
-        block_on("first_name", "postcode"),
-        block_on("surname", "dob"),
-    ]
+# Pairs to score: the union of these blocks (Splink removes the duplicates between rules).
+PREDICTION_BLOCKING_RULES: tuple[BlockingRuleCreator, ...] = (
+    block_on("email"),
+    block_on("phone"),
+    block_on("surname", "postcode"),
+    block_on("first_name", "surname"),
+    block_on("first_name", "postcode"),
+    block_on("surname", "dob"),
+)
 
 
 # Near-certain matches for the prior (probability two random records match); recall is our honest guess of their share
@@ -185,7 +181,7 @@ def configuration() -> dict[str, Any]:
             "ExactMatch(postcode)",
             "DateOfBirthComparison(dob, input_is_string=False)",
         ],
-        "blocking_rules_to_generate_predictions": [_rule_sql(r) for r in prediction_blocking_rules()],
+        "blocking_rules_to_generate_predictions": [_rule_sql(r) for r in PREDICTION_BLOCKING_RULES],
         "training": {
             "estimate_probability_two_random_records_match": {
                 "deterministic_rules": [_rule_sql(r) for r in DETERMINISTIC_RULES],
@@ -288,7 +284,7 @@ def splink_phase(directory: Path, threshold: float) -> dict[str, Any]:
         run.train()
         predictions = run.predict(threshold)
         clusters = run.cluster(predictions, threshold)
-        process_peak = _ru_maxrss_mb()  # before evaluation, which is not Splink's
+        process_peak = ru_maxrss_mb()  # before evaluation, which is not Splink's
         wall = time.perf_counter() - started
     clusters_found = len(set(clusters.values()))
     return {
@@ -327,11 +323,6 @@ def splink_tune_phase(directory: Path, grid: tuple[float, ...]) -> dict[str, Any
                 f"pairwise F1 {scored['pairwise']['f1']:.4f}"
             )
     return {"status": "succeeded", "grid": rows, **run.facts}
-
-
-def _ru_maxrss_mb() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(usage / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _max(*values: float | None) -> float | None:

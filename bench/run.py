@@ -1,7 +1,10 @@
-"""Benchmark the full custdim pipeline on generated data: ``python -m bench.run [--sizes 10000,100000]``.
+"""Benchmark custdim on generated data: ``python -m bench.run [--suite pipeline|er|all] [--sizes 10000,100000]``.
 
+Suites: ``pipeline`` runs the full custdim pipeline per size (``--sizes``, customers); ``er`` compares custdim's unify
+with Splink per size (``--records``, customer records; see :mod:`bench.er`); ``all`` (the default) runs both.
 Each size runs in fresh processes (one to generate the data, one to run the pipeline on it), so timings start cold
-and peak memory belongs to that size and phase alone. Results go to ``bench/results/pipeline_<engine>.{json,md}``.
+and peak memory belongs to that size and phase alone. Results go to ``bench/results/pipeline_<engine>.{json,md}``
+and ``bench/results/er.{json,md}``.
 """
 
 from __future__ import annotations
@@ -31,19 +34,35 @@ REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
 DEFAULT_SIZES = (10_000, 100_000)
 PHASES = ("generate", "pipeline")
+SUITES = ("pipeline", "er", "all")
+ER_DEFAULT_RECORDS = (100_000, 1_000_000)  # bench.er.DEFAULT_RECORDS (not imported: bench.er imports this module)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.one is not None:
         return _child(args.phase, args.one, args.engine, args.seed)
-    return run(args.sizes, args.engine, args.seed, args.out)
+    status = 0
+    if args.suite in ("pipeline", "all"):
+        status = max(status, run(args.sizes, args.engine, args.seed, args.out))
+    if args.suite in ("er", "all"):
+        from bench import er
+
+        status = max(status, er.run(args.records, args.seed, args.out))
+    return status
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=SUITES, default="all", help="which benchmark to run (default: all)")
     parser.add_argument("--sizes", type=_sizes, default=DEFAULT_SIZES, help="customers per run, comma-separated")
     parser.add_argument("--engine", default="duckdb", help="custdim engine (default: duckdb)")
+    parser.add_argument(
+        "--records",
+        type=_records,
+        default=ER_DEFAULT_RECORDS,
+        help="er suite: customer records per run, comma-separated",
+    )
     parser.add_argument("--seed", type=int, default=42, help="data generator seed (default: 42)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results folder")
     # Internal: run one phase of one size in this process and print its JSON on stdout.
@@ -60,6 +79,12 @@ def _sizes(text: str) -> tuple[int, ...]:
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {text!r}")
     return sizes
+
+
+def _records(text: str) -> tuple[int, ...]:
+    from bench.er import records_list
+
+    return records_list(text)
 
 
 def work_dir(engine: str, customers: int) -> Path:

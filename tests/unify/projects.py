@@ -18,11 +18,13 @@ def make_project(
     order: list[str] | None = None,
     unify_extra: str = "",
     match_extra: str = "",
+    extra_fields: str = "",
 ) -> Project:
     """A project with one source 's' whose tables (name -> CSV rows after HEADER) all map the same columns.
 
     Rows may omit the trailing ``updated`` column. ``rules_yaml`` holds match rules (8-space indented items);
-    ``unify_extra`` is appended under ``unify:`` (dedupe, merge, limits), ``match_extra`` under ``match:``.
+    ``unify_extra`` is appended under ``unify:`` (dedupe, merge, limits), ``match_extra`` under ``match:``,
+    ``extra_fields`` to every table's field map (e.g. "updated: Person.BirthDate").
     """
     (root / "data").mkdir(parents=True, exist_ok=True)
     table_yaml, unify_yaml = [], []
@@ -32,7 +34,9 @@ def make_project(
         table_yaml.append(f"      - {{name: {name}, path: data/{name}.csv, primary_key: id}}")
         unify_yaml.append(
             f"    - table: s.{name}\n      fields: {{first: Person.FirstName, last: Person.LastName, "
-            "email: Identity.Service.Email, phone: Identity.Service.Phone, zip: Location.PostalCode}"
+            "email: Identity.Service.Email, phone: Identity.Service.Phone, zip: Location.PostalCode"
+            + (f", {extra_fields}" if extra_fields else "")
+            + "}"
         )
     text = (
         "name: t\nsources:\n  - name: s\n    type: files\n    tables:\n" + "\n".join(table_yaml) + "\n"

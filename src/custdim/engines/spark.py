@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 import ibis
@@ -34,6 +35,9 @@ def get_session(options: SparkOptions | None = None) -> object:
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise EngineError("engine: spark needs pyspark; install custdim[spark]") from exc
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers must run this interpreter (its packages hold custdim's UDFs), not the first python3 on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     master = options.master if options else "local[2]"
     builder = SparkSession.builder.master(master).appName("custdim")
     conf = dict(_LOCAL_DEFAULTS)

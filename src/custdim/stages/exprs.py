@@ -31,11 +31,6 @@ def record_json(t: ir.Table, columns: Sequence[str]) -> ir.StringValue:
     return out + "}"
 
 
-def blank_to_null(value: ir.StringValue) -> ir.StringValue:
-    """Treat empty and whitespace-only strings as missing."""
-    return ibis.ifelse(value.strip() == "", ibis.null("string"), value)
-
-
 def concat(parts: Sequence[ir.StringValue | str], sep: str = "") -> ir.StringValue:
     """Concatenate string expressions and literals."""
     out: ir.StringValue = ibis.literal("")

@@ -90,13 +90,6 @@ def symbols(v: ir.StringValue) -> ir.StringValue:
     return v.re_replace(_SYMBOLS, "")
 
 
-def phone_digits(v: ir.StringValue) -> ir.StringValue:
-    """Digits only, extension dropped, international-prefix zeros ignored ('+1 (555) 123-4567 ext 9' -> 15551234567)."""
-    no_ext = v.re_replace(r"(?i)\s*(ext\.?|extension|x|#)\s*[0-9]+\s*$", "")
-    digits = numerals(no_ext).re_replace(r"[^0-9]", "")
-    return digits.re_replace(r"^0+", "")
-
-
 def _phone(country: str) -> Step:
     def e164(v: ir.StringValue) -> ir.StringValue:
         """E.164 ('+15551234567') with the project's default country for national numbers."""
