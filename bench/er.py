@@ -655,7 +655,7 @@ def _splink_section(doc: dict[str, Any]) -> list[str]:
         p, c = r["pairwise"], r["cluster"]
         cells = [r["threshold_match_probability"], p["precision"], p["recall"], p["f1"]]
         cells += [c["precision"], c["recall"], c["f1"]]
-        rows.append([f"{mark}{v}{mark}" for v in cells])
+        rows.append([f"{mark}{cells[0]}{mark}", *(f"{mark}{v:.4f}{mark}" for v in cells[1:])])
     lines += [f"Tuning data: seed {tuning['seed']}, {tuning['records']:,} records ({tuning['people']:,} people).", ""]
     return [*lines, _table(rows), ""]
 

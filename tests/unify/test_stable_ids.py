@@ -136,3 +136,32 @@ def test_clustering_and_ids_do_not_depend_on_row_order(tmp_path: Path, seed: int
     assert groups(other) == groups(ref)
     assert ids_by_record(other) == ids_by_record(ref)
     shutil.rmtree(root)
+
+
+people = st.lists(
+    st.tuples(
+        st.sampled_from(["Ann", "Bob", "Cy", "Di"]),
+        st.sampled_from(["Lee", "Ray"]),
+        st.sampled_from(["a@x.com", "b@x.com", "", "c@x.com"]),
+        st.sampled_from(["617-555-0101", "", "617-555-0102"]),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=people, b=people)
+def test_rerun_on_identical_random_input_changes_no_id(
+    tmp_path: Path, a: list[tuple[str, ...]], b: list[tuple[str, ...]]
+) -> None:
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    rows_a = "\n".join(f"{i},{f},{last},{e},{ph}," for i, (f, last, e, ph) in enumerate(a))
+    rows_b = "\n".join(f"{i},{f},{last},{e},{ph}," for i, (f, last, e, ph) in enumerate(b))
+    p = make_project(root, {"a": rows_a, "b": rows_b}, RULES)
+    p.run()
+    first = ids_by_record(p)
+    p.run()
+    assert ids_by_record(p) == first
+    assert events(p) == []
+    shutil.rmtree(root)
