@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -221,19 +222,28 @@ def _phase(phase: str, directory: Path, records: int, seed: int, threshold: floa
     command += ["--records", str(records), "--seed", str(seed)]
     if threshold is not None:
         command += ["--threshold", repr(threshold)]
+    load_before = _load_average()
     started = time.perf_counter()
     done = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=False)
     elapsed = round(time.perf_counter() - started, 1)
+    # The machine may be shared: the 1-minute load average around the phase says how much it was.
+    facts = {"process_seconds": elapsed, "load_average_1m": {"start": load_before, "end": _load_average()}}
     lines = done.stdout.strip().splitlines()
     with contextlib.suppress(ValueError, IndexError):
         result: dict[str, Any] = json.loads(lines[-1])
-        result["process_seconds"] = elapsed
-        return result
+        return {**result, **facts}
     reason = f"exit code {done.returncode}"
     if done.returncode < 0:
         reason = f"killed by {signal.Signals(-done.returncode).name}"
     error = f"{phase} process ended without a result ({reason}) after {elapsed} s"
-    return {"status": "failed", "error": error, "traceback": None, "process_seconds": elapsed}
+    return {"status": "failed", "error": error, "traceback": None, **facts}
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def _phase_outcome(phase: str, result: dict[str, Any]) -> str:
@@ -564,6 +574,7 @@ def _size_section(run: dict[str, Any]) -> list[str]:
         rows.append([label, _num(stage["wall_seconds"], 2), _num(stage["peak_rss_mb"], 0)])
     rows.append(["**unify**", _bold(custdim.get("unify_seconds"), 2), _bold(custdim.get("unify_peak_rss_mb"), 0)])
     lines += [_table(rows), ""]
+    lines += _candidates_line(custdim)
     rows = [["Splink phase", "seconds", "peak MiB"], ["---", "---:", "---:"]]
     for phase in SPLINK_PHASES:
         rows.append(
@@ -577,7 +588,7 @@ def _size_section(run: dict[str, Any]) -> list[str]:
     lines += [_table(rows), ""]
     if splink.get("predicted_pairs") is not None:
         lines += [
-            f"Splink scored pairs at match probability >= {splink['threshold_match_probability']}: "
+            f"Splink pairs kept by prediction (match probability >= {splink['threshold_match_probability']}): "
             f"{splink['predicted_pairs']:,}.",
             "",
         ]
@@ -594,6 +605,16 @@ def _size_section(run: dict[str, Any]) -> list[str]:
     rows.append(["clusters (true: " + _num(cq.get("cluster", {}).get("true_clusters"), 0) + ")", _num(c_clusters, 0),
                  _num(s_clusters, 0), "-"])  # fmt: skip
     lines += [_table(rows), ""]
+    loads = [
+        f"{label} {_load_range(run[phase])}"
+        for phase, label in (("custdim", "custdim"), ("splink", "Splink"))
+        if run[phase].get("load_average_1m")
+    ]
+    if loads:
+        lines += [
+            f"Machine load (1-minute load average, start -> end of the phase): {'; '.join(loads)}.",
+            "",
+        ]
     ratio = run["ratios"]
     if ratio.get("speedup") is not None:
         lines += [
@@ -602,6 +623,21 @@ def _size_section(run: dict[str, Any]) -> list[str]:
             "",
         ]
     return lines
+
+
+def _candidates_line(custdim: dict[str, Any]) -> list[str]:
+    """Where custdim's match stage spent its comparisons: candidate pairs per rule, largest first."""
+    match = next((s for s in custdim.get("stages", []) if s["name"] == "match"), None)
+    rules: dict[str, dict[str, Any]] = (match or {}).get("details", {}).get("rules", {})
+    if not rules:
+        return []
+    by_rule: dict[str, int] = {}
+    for r in rules.values():
+        name = str(r["rule"]).rsplit("/", 1)[-1]
+        by_rule[name] = by_rule.get(name, 0) + int(r["candidates"])
+    total = sum(by_rule.values())
+    parts = [f"{name} {n:,} ({n / total:.1%})" for name, n in sorted(by_rule.items(), key=lambda kv: -kv[1])]
+    return [f"custdim match scored {total:,} candidate pairs (dedupe + match, by rule: {', '.join(parts)}).", ""]
 
 
 def _targets_section(doc: dict[str, Any]) -> list[str]:
@@ -658,6 +694,11 @@ def _splink_section(doc: dict[str, Any]) -> list[str]:
         rows.append([f"{mark}{cells[0]}{mark}", *(f"{mark}{v:.4f}{mark}" for v in cells[1:])])
     lines += [f"Tuning data: seed {tuning['seed']}, {tuning['records']:,} records ({tuning['people']:,} people).", ""]
     return [*lines, _table(rows), ""]
+
+
+def _load_range(result: dict[str, Any]) -> str:
+    load = result["load_average_1m"]
+    return f"{_num(load.get('start'), 2)} -> {_num(load.get('end'), 2)}"
 
 
 def _table(rows: list[list[str]]) -> str:

@@ -67,10 +67,10 @@ def blocking_plans(project: Project) -> list[tuple[str, list[str], dict[str, Any
     for d in unify.dedupe:
         for rule in d.rules:
             key = f"dedupe:{d.table}/{rule.name}"
-            out.append((key, plan_rule(rule, unify.default_country).describe(), stats.get(key)))
+            out.append((key, plan_rule(rule, unify.default_country).describe(unify.max_block_size), stats.get(key)))
     for rule in unify.match.rules if unify.match else []:
         key = f"match:{rule.name}"
-        out.append((key, plan_rule(rule, unify.default_country).describe(), stats.get(key)))
+        out.append((key, plan_rule(rule, unify.default_country).describe(unify.max_block_size), stats.get(key)))
     return out
 
 

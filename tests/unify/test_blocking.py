@@ -12,13 +12,16 @@ from tests.unify.projects import entity_rows, groups, make_project
 
 def test_plans() -> None:
     exact = Rule.model_validate({"name": "r", "conditions": [{"field": "Email"}]})
-    assert plan_rule(exact).describe() == ["join on Email", "blocks above the size limit: skipped and reported"]
+    assert plan_rule(exact).describe(1000) == ["join on Email", "blocks above 1000 records: skipped and reported"]
     mixed = Rule.model_validate(
         {"name": "r", "conditions": [{"field": "PostalCode"}, {"field": "LastName", "precision": "high"}]}
     )
-    lines = plan_rule(mixed).describe()
-    assert lines[0] == "join on PostalCode"
-    assert lines[1] == "blocks above the size limit: also join on one of [first3(LastName), last3(LastName)]"
+    lines = plan_rule(mixed).describe(1000)
+    assert lines == [
+        "join on PostalCode",
+        "blocks above 50 records: join on it + one of [first2(LastName), last2(LastName)]",
+        "refined blocks still above 1000 records: skipped and reported",
+    ]
     fuzzy = Rule.model_validate(
         {
             "name": "r",
@@ -54,7 +57,7 @@ def test_junk_value_in_40_percent_of_rows_does_not_explode(tmp_path: Path) -> No
 
 def test_oversize_exact_blocks_are_refined_with_fuzzy_keys(tmp_path: Path) -> None:
     # Everyone shares one postcode; the rule also compares last names fuzzily, so the block is refined on the
-    # last names' first/last three letters instead of being skipped: the typo pair is still found.
+    # last names' first/last two letters instead of being skipped: the typo pair is still found.
     names = [hashlib.md5(str(i).encode()).hexdigest()[:8] for i in range(300)]
     rows = [f"{i},F{i},{name},,,01000" for i, name in enumerate(names)]
     rows.append(f"900,F1,{names[1][:7]}z,,,01000")  # one typo at the end of record 1's last name
@@ -67,6 +70,6 @@ def test_oversize_exact_blocks_are_refined_with_fuzzy_keys(tmp_path: Path) -> No
     )
     report = p.run()
     pairs = {(r["LeftSourceKey"], r["RightSourceKey"], r["BlockingKey"]) for r in entity_rows(p, "MatchPairs")}
-    assert pairs == {("900", "1", "PostalCode + first3(LastName)")}
+    assert pairs == {("900", "1", "PostalCode + first2(LastName)")}
     match = report.stage("match")
     assert match is not None and match.details["rules"]["match:zip-name"]["candidates"] < 2000

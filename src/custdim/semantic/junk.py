@@ -66,12 +66,8 @@ def _canonical(v: ir.StringValue) -> ir.StringValue:
     return v.lower().re_replace(f"^{_SPACES}+|{_SPACES}+$", "")
 
 
-def is_junk(v: ir.StringValue) -> ir.BooleanValue:
-    """True when the trimmed, lowercased value is a placeholder that must never match (see the module docstring).
-
-    Null input gives True.
-    """
-    c = _canonical(v)
+def is_junk_canonical(c: ir.StringValue) -> ir.BooleanValue:
+    """``is_junk`` of a value already trimmed and lowercased (``_canonical``); null gives True."""
     digits = c.re_replace("[^0-9]", "")
     phone_junk = c.re_search(_PHONE_LIKE) & (digits.re_search(_REPEATED_DIGITS) | digits.re_search(_COUNTING_RUNS))
     junk = (
@@ -82,6 +78,20 @@ def is_junk(v: ir.StringValue) -> ir.BooleanValue:
         | phone_junk
     )
     return junk.fill_null(True)
+
+
+def is_junk(v: ir.StringValue) -> ir.BooleanValue:
+    """True when the trimmed, lowercased value is a placeholder that must never match (see the module docstring).
+
+    Null input gives True. (Pipelines compute ``_canonical`` once in its own projection and call
+    ``is_junk_canonical``: inline, the canonical form would be recomputed for each of the checks.)
+    """
+    return is_junk_canonical(_canonical(v))
+
+
+def canonical(v: ir.StringValue) -> ir.StringValue:
+    """Trimmed (all whitespace kinds) and lowercased: the form junk checks compare."""
+    return _canonical(v)
 
 
 def drop_junk(v: ir.StringValue) -> ir.StringValue:

@@ -1,11 +1,13 @@
 """Blocking: which record pairs a rule compares at all.
 
-Exact conditions are a rule's blocking keys. Keys shared by more than ``max_block_size`` records are not joined
-as they are: when the rule also has fuzzy conditions, those oversize blocks are refined with keys derived from the
-fuzzy values (their first and last three characters, in every combination), so that pairs the fuzzy conditions
-can accept are still found unless both ends of a value were edited; keys still too common are skipped and reported
-(the junk-value guard). A rule with only fuzzy conditions is blocked on the derived keys directly. No pass ever
-joins a block larger than ``max_block_size``, so a run cannot explode into a cross join.
+Exact conditions are a rule's blocking keys. When the rule also has fuzzy conditions, blocks of more than 50
+records (a postcode, a common last name) are not joined whole: they are refined with keys derived from the fuzzy
+values — their first and last two characters, in every combination — so that a pair is still found as long as each
+fuzzy value kept one of its ends intact, which holds for any single typo (substitution, insertion or deletion) in a
+value of four or more characters. An exact-only rule joins blocks up to ``max_block_size`` records. Keys shared by
+more than ``max_block_size`` records, even after refinement, are skipped and reported (the junk-value guard). A
+rule with only fuzzy conditions is blocked on the derived keys directly. No pass ever joins a block larger than
+``max_block_size``, so a run cannot explode into a cross join.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from custdim.config.unify import Rule
 from custdim.stages.unify.conditions import CompiledCondition, compile_rule
 
 KeyKind = Literal["value", "swapped", "prefix", "suffix"]
-DERIVED_LENGTH = 3
+DERIVED_LENGTH = 2
+REFINE_ABOVE = 50
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,15 @@ class BlockingPlan:
     base: tuple[BlockingPass, ...]
     refine: tuple[tuple[BlockKey, ...], ...]
 
-    def describe(self) -> list[str]:
+    def describe(self, max_block_size: int) -> list[str]:
+        """The plan in words, for ``custdim unify explain-blocking``."""
         lines = [f"join on {p.label}" for p in self.base]
         if self.refine:
             suffixes = ", ".join(" + ".join(k.label for k in r) for r in self.refine)
-            lines.append(f"blocks above the size limit: also join on one of [{suffixes}]")
+            lines.append(f"blocks above {min(REFINE_ABOVE, max_block_size)} records: join on it + one of [{suffixes}]")
+            lines.append(f"refined blocks still above {max_block_size} records: skipped and reported")
         else:
-            lines.append("blocks above the size limit: skipped and reported")
+            lines.append(f"blocks above {max_block_size} records: skipped and reported")
         return lines
 
 

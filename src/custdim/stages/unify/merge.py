@@ -246,7 +246,9 @@ def run(ctx: RunContext, report: StageReport) -> None:
             advance()
     report.rows_in["records"] = engine.row_count(lake.work_table(*RECORDS))
     report.details["profiles_with_many_values"] = many_values(engine, members, unify)
-    counts = engine.to_arrow(events.group_by("Event").agg(n=events.count()))
+    log_now = engine.read(lake.entity("IdChangeLog"))
+    log_now = log_now.filter(log_now.RunId == ctx.run_id)
+    counts = engine.to_arrow(log_now.group_by("Event").agg(n=log_now.count()))
     report.details["id_events"] = {r["Event"]: r["n"] for r in counts.to_pylist()}
     report.details["first_run"] = previous is None
 

@@ -18,7 +18,7 @@ from custdim.config.unify import Rule
 from custdim.engines.base import Engine
 from custdim.lake import Lake
 from custdim.stages.exprs import concat
-from custdim.stages.unify.blocking import BlockingPass, BlockKey, plan_rule
+from custdim.stages.unify.blocking import REFINE_ABOVE, BlockingPass, BlockKey, plan_rule
 from custdim.stages.unify.conditions import compile_exceptions, compile_rule
 
 PAIR_SCHEMA = pa.schema(
@@ -116,8 +116,11 @@ class RuleRunner:
             keys_l, keys_r = _keys(p, left), _keys(p, right)
             names = list(keys_l)
             sizes = self._block_sizes(left, right, keys_l, keys_r)
-            small = sizes.filter(sizes.n <= self.max_block_size).select(*names)
-            big = sizes.filter(sizes.n > self.max_block_size)
+            # A rule with fuzzy conditions refines every block above REFINE_ABOVE records (each costs up to n²/2
+            # comparisons); an exact-only rule joins blocks up to max_block_size and skips the rest.
+            limit = min(REFINE_ABOVE, self.max_block_size) if self.plan.refine else self.max_block_size
+            small = sizes.filter(sizes.n <= limit).select(*names)
+            big = sizes.filter(sizes.n > limit)
             lk, rk = _keyed(left, keys_l), _keyed(right, keys_r)
             out.append(self._join(lk.semi_join(small, names), rk.semi_join(small, names), names, p.label))
             big_rows = self.engine.to_arrow(big.order_by(ibis.desc("n")).limit(5))
