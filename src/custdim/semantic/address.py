@@ -83,8 +83,8 @@ def normalize_address(v: ir.StringValue) -> ir.StringValue:
         # Padded on both sides, so only whole words match; a phrase repeated back to back ('n w n w') would only
         # be replaced once, which real addresses do not need.
         out = out.replace(f" {phrase} ", f" {replacement} ")
-    dropped = ibis.literal([*DROPPED_WORDS, ""])  # '' from the padding and leading/trailing separators
     lookup = ibis.map(ABBREVIATIONS)
-    words = out.split(" ").filter(lambda w: ~dropped.contains(w)).map(lambda w: lookup.get(w, w))
+    # '' comes from the padding and leading/trailing separators. isin, not array contains: a hash set on Spark.
+    words = out.split(" ").filter(lambda w: ~w.isin([*DROPPED_WORDS, ""])).map(lambda w: lookup.get(w, w))
     # Spark joins an empty array to NULL and DuckDB to '': nullif makes both null.
     return words.join(" ").nullif("")

@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from custdim.config.unify import Rule
 from custdim.engines.base import Engine
 from custdim.errors import ConfigError
 from custdim.report import StageReport
@@ -110,17 +111,23 @@ def run(ctx: RunContext, report: StageReport) -> None:
         d["records"] = int(d["records"]) + records_matched  # type: ignore[call-overload]
         d["skipped_blocks"] = [*d["skipped_blocks"], *stats.skipped_blocks][:10]  # type: ignore[misc]
 
+    def run_rule(
+        rule: Rule, index: int, stage: str, left: ir.Table, right: ir.Table, tag: str
+    ) -> tuple[RuleStats, str]:
+        path = lake.work_table("unify", "pair_steps", tag)
+        near = lake.work_table("unify", "near_steps", tag)
+        runner = RuleRunner(
+            engine, lake, rule, index, stage, same_side=stage == "dedupe", country=country, max_block_size=max_block
+        )
+        stats = runner.run(Side(left, True), Side(right, False), norm, path, near)
+        steps.append((path, near))
+        return stats, path
+
     with ctx.steps("match", max(n_steps, 1)) as advance:
         for d_index, dedupe in enumerate(unify.dedupe):
             side = norm.filter(norm._rank == rank_of[dedupe.table])
             for i, rule in enumerate(dedupe.rules):
-                path = lake.work_table("unify", "pair_steps", f"d{d_index:03d}_{i:03d}")
-                near = lake.work_table("unify", "near_steps", f"d{d_index:03d}_{i:03d}")
-                runner = RuleRunner(
-                    engine, lake, rule, i, "dedupe", same_side=True, country=country, max_block_size=max_block
-                )
-                stats = runner.run(Side(side, True), Side(side, False), norm, path, near)
-                steps.append((path, near))
+                stats, path = run_rule(rule, i, "dedupe", side, side, f"d{d_index:03d}_{i:03d}")
                 record("dedupe", f"{dedupe.table}/{rule.name}", stats, _distinct_records(engine, path))
                 advance()
         for rank in range(1, len(tables)) if match else []:
@@ -138,13 +145,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 if rule.tables:
                     other = next(t for t in rule.tables if t != tables[rank])
                     right = norm.filter(norm._rank == rank_of[other]) if rank_of[other] < rank else right.limit(0)
-                path = lake.work_table("unify", "pair_steps", f"m{rank:03d}_{i:03d}")
-                near = lake.work_table("unify", "near_steps", f"m{rank:03d}_{i:03d}")
-                runner = RuleRunner(
-                    engine, lake, rule, i, "match", same_side=False, country=country, max_block_size=max_block
-                )
-                stats = runner.run(Side(left, True), Side(right, False), norm, path, near)
-                steps.append((path, near))
+                stats, path = run_rule(rule, i, "match", left, right, f"m{rank:03d}_{i:03d}")
                 done.append(engine.read(path).select("left_rid").distinct())
                 n = engine.count(done[-1])
                 matched_by_table[f"{tables[rank]} <- {rule.name}"] = n
