@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import importlib
 import json
 import os
@@ -122,10 +123,9 @@ def run(records: tuple[int, ...], seed: int, out: Path, splink_threshold: float 
     if splink_threshold is None and seed == TUNING_SEED:
         say(f"--seed {seed} is the Splink threshold tuning seed: report on another seed, or pass --splink-threshold")
         return 2
-    environment = {
-        **git_state(),
-        "machine": {**machine_facts(), "splink": _version("splink"), "psutil": _version("psutil")},
-    }
+    machine = {**machine_facts(), "splink": _version("splink"), "psutil": _version("psutil")}
+    environment = {**git_state(), "src_dirty": _src_dirty(), "machine": machine}
+    fingerprint = source_fingerprint()
     timestamp = datetime.now(UTC).isoformat(timespec="seconds")
     if splink_threshold is None:
         say(f"[tuning] Splink threshold on seed {TUNING_SEED}, {TUNING_RECORDS:,} records: started")
@@ -144,6 +144,11 @@ def run(records: tuple[int, ...], seed: int, out: Path, splink_threshold: float 
         say(f"{tag}: started")
         runs.append(run_size(size, seed, threshold, say))
         say(f"{tag}: {_outcome(runs[-1])}")
+    seen = {r["custdim"].get("source_fingerprint") for r in runs} - {None}
+    environment["custdim_source"] = {
+        "fingerprint": fingerprint,
+        "changed_during_run": bool(seen - {fingerprint}) or source_fingerprint() != fingerprint,
+    }
     doc = document(seed, timestamp, environment, tuning, runs)
     json_path, md_path = write_results(out, doc)
     print(render_markdown(doc))
@@ -237,6 +242,29 @@ def _phase(phase: str, directory: Path, records: int, seed: int, threshold: floa
         reason = f"killed by {signal.Signals(-done.returncode).name}"
     error = f"{phase} process ended without a result ({reason}) after {elapsed} s"
     return {"status": "failed", "error": error, "traceback": None, **facts}
+
+
+def source_fingerprint() -> str:
+    """Short hash of custdim's source files: other people may edit ``src/`` while a long benchmark runs."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "src" / "custdim").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO_ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _src_dirty() -> bool | None:
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return bool(done.stdout.strip())
 
 
 def _load_average() -> float | None:
@@ -356,6 +384,7 @@ def custdim_phase(directory: Path) -> dict[str, Any]:
     # Import the engine and the stages before the clock starts (Splink's process imports splink before its clock, too).
     importlib.import_module("custdim.engines.duckdb")
     importlib.import_module("custdim.stages.registry")
+    fingerprint = source_fingerprint()
     project = Project.load(directory)
     stages: list[dict[str, Any]] = []
     with RssSampler() as rss:
@@ -397,6 +426,7 @@ def custdim_phase(directory: Path) -> dict[str, Any]:
     merge = unify[-1]
     return {
         "status": "succeeded",
+        "source_fingerprint": fingerprint,
         "stages": stages,
         "unify_seconds": round(sum(s["wall_seconds"] for s in unify), 3),
         "unify_stage_seconds": round(sum(s["seconds"] for s in unify), 3),
@@ -534,7 +564,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines = [
         "# Entity resolution: custdim vs Splink",
         "",
-        f"- commit `{doc['commit']}`{dirty}, {doc['timestamp']}, data seed {doc['seed']}",
+        f"- commit `{doc['commit']}`{dirty}, {doc['timestamp']}, data seed {doc['seed']}{_source_note(doc)}",
         f"- {machine['platform']}, {machine['cpu_count']} CPUs ({machine['cpu_model']}), "
         f"{_gib(machine['total_memory_bytes'])} RAM",
         f"- Python {machine['python']}, duckdb {machine['duckdb']}, ibis {machine['ibis']}, splink {machine['splink']}",
@@ -552,6 +582,16 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines += _targets_section(doc)
     lines += _splink_section(doc)
     return "\n".join(lines)
+
+
+def _source_note(doc: dict[str, Any]) -> str:
+    source = doc.get("custdim_source") or {}
+    note = f"; custdim source `{source['fingerprint']}`" if source.get("fingerprint") else ""
+    if doc.get("src_dirty"):
+        note += " (src/ had uncommitted changes)"
+    if source.get("changed_during_run"):
+        note += " **- src/ changed while the suite ran: sizes may have measured different code**"
+    return note
 
 
 def _size_section(run: dict[str, Any]) -> list[str]:

@@ -5,7 +5,7 @@ Values are compared after trimming and lowercasing. Besides the exact list ``JUN
 
 - strings made only of ASCII punctuation and spaces ('-', '...', '?', '') and x-masks ('x', 'xxx-xxx-xxxx');
 - placeholder e-mail mailboxes (``JUNK_EMAIL_LOCALS``: 'noemail@anything', 'none@...', 'test@...') and
-  ``JUNK_EMAIL_DOMAINS`` ('invalid', 'localhost', '*.invalid');
+  ``JUNK_EMAIL_DOMAINS`` ('invalid', 'localhost', '*.invalid', '*.localhost', '*.test');
 - phone-like strings (digits and phone punctuation only) whose digits are one digit repeated 6+ times (or a country
   code 1 and ten repeated digits) or a counting run (123456, 1234567890, 0123456789, 9876543210).
 

@@ -109,13 +109,18 @@ class RuleRunner:
         cond = j.l_rid > j.r_rid if self.same_side else j.l_rid != j.r_rid
         return j.filter(cond).select(l_rid=j.l_rid, r_rid=j.r_rid, block=ibis.literal(label))
 
-    def candidates(self, left: Side, right: Side, stats: RuleStats) -> list[ir.Table]:
+    def _materialized(self, expr: ir.Table, path: str) -> ir.Table:
+        # Block sizes feed several queries each; computing them once beats rescanning every record per use.
+        self.engine.write(expr, path)
+        return self.engine.read(path)
+
+    def candidates(self, left: Side, right: Side, stats: RuleStats, scratch: str) -> list[ir.Table]:
         """One candidate table per blocking pass; oversize blocks refined or skipped (and reported)."""
         out: list[ir.Table] = []
-        for p in self.plan.base:
+        for pi, p in enumerate(self.plan.base):
             keys_l, keys_r = _keys(p, left), _keys(p, right)
             names = list(keys_l)
-            sizes = self._block_sizes(left, right, keys_l, keys_r)
+            sizes = self._materialized(self._block_sizes(left, right, keys_l, keys_r), f"{scratch}/sizes_{pi}")
             # A rule with fuzzy conditions refines every block above REFINE_ABOVE records (each costs up to n²/2
             # comparisons); an exact-only rule joins blocks up to max_block_size and skips the rest.
             limit = min(REFINE_ABOVE, self.max_block_size) if self.plan.refine else self.max_block_size
@@ -132,15 +137,15 @@ class RuleRunner:
                     {"pass": p.label, "key": [r[k] for k in names], "records": r["n"]} for r in big_rows.to_pylist()
                 )
                 continue
-            for suffix in self.plan.refine:
+            for si, suffix in enumerate(self.plan.refine):
                 extra_l, extra_r = _keys(suffix, left), _keys(suffix, right)
                 fl = {**keys_l, **{f"x{i}": v for i, v in enumerate(extra_l.values())}}
                 fr = {**keys_r, **{f"x{i}": v for i, v in enumerate(extra_r.values())}}
                 label = p.label + " + " + " + ".join(k.label for k in suffix)
                 lk2 = _keyed(left, fl).semi_join(big.select(*names), names)
                 rk2 = _keyed(right, fr).semi_join(big.select(*names), names)
-                sizes2 = ibis.union(lk2, rk2, distinct=True)
-                sizes2 = sizes2.group_by(list(fl)).agg(n=sizes2.count())
+                both = ibis.union(lk2, rk2, distinct=True)
+                sizes2 = self._materialized(both.group_by(list(fl)).agg(n=both.count()), f"{scratch}/sizes_{pi}_{si}")
                 ok = sizes2.filter(sizes2.n <= self.max_block_size).select(*fl)
                 out.append(self._join(lk2.semi_join(ok, list(fl)), rk2.semi_join(ok, list(fl)), list(fl), label))
                 too_big = sizes2.filter(sizes2.n > self.max_block_size)
@@ -148,8 +153,8 @@ class RuleRunner:
                     stats.skipped_blocks.append({"pass": label, "key": [r[k] for k in fl], "records": r["n"]})
         return out
 
-    def score(self, candidates: ir.Table, norm: ir.Table) -> tuple[ir.Table, ir.Table]:
-        """(accepted pairs, near misses) from distinct candidate pairs."""
+    def score(self, candidates: ir.Table, norm: ir.Table) -> ir.Table:
+        """Scored candidate pairs, flagged _accept (the rule holds) and _near (a near miss)."""
         cols = sorted(
             {c.column for c in self.conditions}
             | {c.column for ex in self.exceptions for c in ex}
@@ -187,7 +192,7 @@ class RuleRunner:
             + ["}"]
         )
         low = ibis.least(*[j[f"s{i}"] for i in range(len(self.conditions))]) if len(self.conditions) > 1 else j["s0"]
-        out = j.select(
+        return j.select(
             left_rid=j.l_rid,
             right_rid=j.r_rid,
             rule=ibis.literal(self.rule.name),
@@ -200,20 +205,17 @@ class RuleRunner:
             _accept=j._accept,
             _near=j._near,
         )
-        accepted = out.filter(out._accept).drop("_accept", "_near")
-        near_misses = out.filter(out._near).drop("_accept", "_near")
-        return accepted, near_misses
 
     def run(self, left: Side, right: Side, norm: ir.Table, out_path: str, near_path: str) -> RuleStats:
         """Materialize this rule's accepted pairs at ``out_path`` and near misses at ``near_path``."""
         stats = RuleStats()
-        parts = self.candidates(left, right, stats)
+        scratch = out_path + "__scratch"
+        parts = self.candidates(left, right, stats, scratch)
         union = ibis.union(*parts) if len(parts) > 1 else parts[0]
         distinct = union.group_by(["l_rid", "r_rid"]).agg(block=union.block.min())
-        cand_path = out_path + "__candidates"
-        stats.candidates = self.engine.write(distinct, cand_path)
-        accepted, near = self.score(self.engine.read(cand_path), norm)
-        stats.pairs = self.engine.write(accepted, out_path)
-        stats.near_misses = self.engine.write(near, near_path)
-        self.lake.remove(cand_path)
+        stats.candidates = self.engine.write(distinct, f"{scratch}/candidates")
+        scored = self._materialized(self.score(self.engine.read(f"{scratch}/candidates"), norm), f"{scratch}/scored")
+        stats.pairs = self.engine.write(scored.filter(scored._accept).drop("_accept", "_near"), out_path)
+        stats.near_misses = self.engine.write(scored.filter(scored._near).drop("_accept", "_near"), near_path)
+        self.lake.remove(scratch)
         return stats
