@@ -560,7 +560,13 @@ def write_results(out: Path, doc: dict[str, Any]) -> tuple[Path, Path]:
 
 def render_markdown(doc: dict[str, Any]) -> str:
     machine = doc["machine"]
-    dirty = " (with uncommitted changes)" if doc.get("git_dirty") else ""
+    dirty = ""
+    if doc.get("git_dirty"):
+        dirty = (
+            " (with uncommitted changes)"
+            if doc.get("src_dirty") is not False
+            else " (uncommitted changes outside src/)"
+        )
     lines = [
         "# Entity resolution: custdim vs Splink",
         "",
@@ -587,8 +593,6 @@ def render_markdown(doc: dict[str, Any]) -> str:
 def _source_note(doc: dict[str, Any]) -> str:
     source = doc.get("custdim_source") or {}
     note = f"; custdim source `{source['fingerprint']}`" if source.get("fingerprint") else ""
-    if doc.get("src_dirty"):
-        note += " (src/ had uncommitted changes)"
     if source.get("changed_during_run"):
         note += " **- src/ changed while the suite ran: sizes may have measured different code**"
     return note
