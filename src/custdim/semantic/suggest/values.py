@@ -1,308 +1,47 @@
-"""Intelligent mapping: suggest a semantic type for each column of a source table.
-
-Two kinds of evidence are combined per column:
-
-- **The column name.** It is split into words (camelCase, snake_case, kebab-case, digits), lower-cased, folded to
-  ASCII (``Straße`` -> ``strasse``) and stripped of owner prefixes (``cust_``, ``customer_``, ``contact_``, ``c_``,
-  ...). The words are looked up in a synonym table per type (:data:`NAME_SYNONYMS`). An exact match counts more than a
-  synonym found inside a longer name (``billing_zip``); words such as ``opt_in``, ``verified`` or ``type`` cancel a
-  match (``email_opt_in`` is not an e-mail address).
-- **The values.** A sample of non-null values (as text) is checked for e-mail addresses, phone numbers, postal codes,
-  dates, given names (the ``nicknames`` package's name list), full names, genders, countries, states, coordinates,
-  street lines, one-line addresses and company names.
-
-Name and value evidence that agree reinforce each other. Values that clearly disagree lower the name's confidence, and
-clear value evidence can win over a misleading name (a column called ``contact`` holding e-mail addresses becomes
-``Identity.Service.Email``). Some columns get no suggestion at all: key-like columns (an id-ish name such as
-``contact_id``, ``kundennr``), free text (``notes``, long sentences) and columns of unsupported Arrow types.
-A type (precisely: its unified field name) is suggested for at most one column of a table; the most confident column
-keeps it.
-
-Custom types are suggested only when the whole column name (after prefix stripping) is one of the phrases in
-:data:`CUSTOM_SYNONYMS`, e.g. ``card_number`` / ``loyalty_card`` -> ``Loyalty.CardNumber`` and ``loyalty_id`` ->
-``Loyalty.LoyaltyId``. Anything looser (``credit_card_number``, ``member_id``) gets no custom suggestion.
-
-Pure: pyarrow, the standard library and ``nicknames`` only; no I/O beyond reading the package's name list once.
-"""
-
-from __future__ import annotations
+"""Value evidence for mapping suggestions: what a sample of a column's values looks like."""
 
 import functools
-import json
-import re
-import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from nicknames import NickNamer
 
-__all__ = ["CUSTOM_SYNONYMS", "NAME_SYNONYMS", "Suggestion", "suggest_mapping", "suggestions_yaml"]
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A suggested ``column: semantic_type`` entry, how sure we are (0..1) and why."""
-
-    column: str
-    semantic_type: str
-    confidence: float
-    reason: str
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Types
-# --------------------------------------------------------------------------------------------------------------------
-
-FIRST = "Person.FirstName"
-LAST = "Person.LastName"
-MIDDLE = "Person.MiddleName"
-FULL = "Person.FullName"
-BIRTH = "Person.BirthDate"
-GENDER = "Person.Gender"
-EMAIL = "Identity.Service.Email"
-PHONE = "Identity.Service.Phone"
-GOV_ID = "Identity.GovernmentID"
-ADDRESS = "Location.Address"
-STREET = "Location.Address.Street"
-CITY = "Location.City"
-COUNTY = "Location.County"
-STATE = "Location.State"
-POSTAL = "Location.PostalCode"
-COUNTRY = "Location.Country"
-LAT = "Location.Latitude"
-LON = "Location.Longitude"
-ORG = "Organization.Name"
-DATE = "Calendar.Date"
-MODIFIED = "Measurement.Date.Modify"
-CARD = "Loyalty.CardNumber"
-LOYALTY_ID = "Loyalty.LoyaltyId"
-
-_ANY_ADDRESS = "?address"
-"""Pseudo type of a bare ``address`` name: a full one-line address or just the street line, the values decide."""
-
-_DATE_TYPES = frozenset({BIRTH, DATE, MODIFIED})
-
-# --------------------------------------------------------------------------------------------------------------------
-# Column-name evidence
-# --------------------------------------------------------------------------------------------------------------------
-
-NAME_SYNONYMS: dict[str, tuple[str, str]] = {
-    # type: (strong phrases, weak phrases), "|"-separated; words are separated by spaces and folded to ASCII.
-    # Strong phrases also count inside longer names (billing_zip); weak ones only when they are the whole name.
-    FIRST: ("first name|given name|fname|forename|vorname|prenom|christian name|first nm", "first|given"),
-    LAST: ("last name|family name|surname|sur name|lname|nachname|familienname|zuname|last nm", "last|family"),
-    MIDDLE: ("middle name|mname|middle initial|middle|zweitname", ""),
-    FULL: ("full name|complete name|display name|vollstaendiger name", "name"),
-    BIRTH: ("birth|birth date|date of birth|dob|birthday|born|bday|geburtsdatum|geburtstag|geb datum|geb dat", ""),
-    GENDER: ("gender|sex|geschlecht", ""),
-    EMAIL: ("email|e mail|email address|e mail address|emailadresse|mailadresse|e mail adresse", "mail"),
-    PHONE: (
-        "phone|telephone|tel|mobile|cell|cellphone|cell phone|mobile phone|phone number|phone no|telefon"
-        "|telefonnummer|tel nr|handy|mobil|mobilnummer|handynummer",
-        "",
-    ),
-    GOV_ID: (
-        "ssn|national id|social security number|social security|tax id|government id|national insurance number"
-        "|nino|steuer id|steuernummer|sozialversicherungsnummer",
-        "",
-    ),
-    STREET: (
-        "street|strasse|street address|street line|street name|strassenname|address 1|address line 1|addr 1"
-        "|addr line 1",
-        "str",
-    ),
-    ADDRESS: ("full address|complete address|postal address|mailing address|one line address", ""),
-    _ANY_ADDRESS: ("", "address|addr|adresse|anschrift"),
-    CITY: ("city|town|ort|stadt|wohnort|locality|municipality|gemeinde|ville|ciudad", ""),
-    COUNTY: ("county|landkreis", ""),
-    STATE: ("state|province|bundesland|state province", "region"),
-    POSTAL: ("zip|zipcode|zip code|postcode|post code|postal code|plz|postleitzahl", "postal"),
-    COUNTRY: ("country|country code|country name|ctry|cntry", "land|nation"),
-    LAT: ("latitude|lat|breitengrad", ""),
-    LON: ("longitude|lon|lng|laengengrad", "long"),
-    ORG: (
-        "company|company name|organization|organisation|organization name|employer|firma|firmenname|unternehmen"
-        "|arbeitgeber|org name",
-        "org",
-    ),
-    MODIFIED: (
-        "updated|update|modified|updated at|updated on|last modified|modified at|modified on|date modified"
-        "|modified date|modify date|update date|updated date|last updated|last update|changed at|last changed"
-        "|geaendert|geaendert am|aenderungsdatum",
-        "",
-    ),
-    DATE: ("", "date|datum"),
-}
-"""Column-name synonyms per semantic type."""
-
-CUSTOM_SYNONYMS: dict[str, str] = {
-    CARD: (
-        "card number|card no|card nr|card num|card id|loyalty card|loyalty card number|loyalty card no"
-        "|loyalty card id|member card|member card number|membership card|membership card number|kartennummer"
-        "|karten nummer|kundenkarte|kundenkartennummer"
-    ),
-    LOYALTY_ID: "loyalty id|loyalty number|loyalty no|loyalty nr|loyalty num|loyalty account",
-}
-"""Custom types, suggested only when the whole (prefix-stripped) column name is one of these phrases."""
-
-_PREFIXES = frozenset({"c", "cust", "customer", "contact", "client", "kunde", "kunden", "kd"})
-_JOINED_PREFIXES = ("customer", "contact", "client", "kunden", "cust")
-_ID_WORDS = frozenset(
-    {"id", "key", "pk", "uuid", "guid", "nr", "no", "num", "number", "nummer", "ident", "identifier", "ref"}
+from custdim.semantic.suggest.kinds import (
+    _ANY_ADDRESS,
+    _DATE_TYPES,
+    ADDRESS,
+    BIRTH,
+    CITY,
+    COUNTRY,
+    COUNTY,
+    DATE,
+    EMAIL,
+    FIRST,
+    FULL,
+    GENDER,
+    GOV_ID,
+    LAST,
+    LAT,
+    LON,
+    MIDDLE,
+    MODIFIED,
+    ORG,
+    PHONE,
+    POSTAL,
+    STATE,
+    STREET,
 )
-_ID_JOINED = re.compile(
-    r"^(?:customer|contact|account|member|user|client|person|party|record|row|cust|kunden?|kd|mitglieds?)"
-    r"(?:id|key|nr|no|num|number|nummer|uuid|guid)$"
+from custdim.semantic.suggest.names import (
+    _FREE_TEXT_WORDS,
+    _birth_hint,
+    _custom_index,
+    _is_id_name,
+    _name_hit,
+    _name_words,
+    _strip_prefixes,
 )
-_ID_WORDS_ALLOWED = frozenset({PHONE, GOV_ID})
-"""Types whose names legitimately carry a number word (phone_number, national_id)."""
-_QUALIFIERS = frozenset(
-    {
-        "home", "work", "private", "privat", "personal", "business", "office", "primary", "main", "default",
-        "preferred", "current", "alt", "alternate", "alternative", "secondary", "other", "billing", "shipping",
-        "delivery", "mailing", "invoice", "contact", "customer", "cust", "kunde", "kunden", "line", "address",
-        "adresse", "addr", "at", "on", "am", "date", "time", "ts", "dt", "timestamp", "datum", "of", "the", "code",
-        "iso", "name", "full", "last", "std", "geschaeftlich",
-    }
-)  # fmt: skip
-_NEGATING = frozenset(
-    {
-        "opt", "optin", "optout", "consent", "flag", "verified", "valid", "validated", "is", "has", "type", "status",
-        "count", "cnt", "hash", "hashed", "domain", "bounce", "bounced", "format", "source", "length", "len",
-        "score", "by", "sent", "confirmed", "subscribed", "unsubscribed", "permission", "allowed", "pref",
-        "preference", "template", "provider", "area", "ext", "extension", "fax", "place", "geburtsort", "prefix",
-        "suffix", "verification", "quality",
-    }
-)  # fmt: skip
-_FREE_TEXT_WORDS = frozenset(
-    {
-        "note", "notes", "comment", "comments", "description", "desc", "remark", "remarks", "memo", "text",
-        "message", "bemerkung", "bemerkungen", "notiz", "notizen", "kommentar", "feedback", "body", "details",
-    }
-)  # fmt: skip
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-
-
-def _fold(text: str) -> str:
-    """Lower-case ASCII: German umlauts spelled out (ä -> ae), other accents dropped (é -> e)."""
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", text).casefold().translate(_GERMAN))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _name_words(column: str) -> tuple[str, ...]:
-    """Split a column name into folded words: ``"custEMailAddress_1"`` -> ``("cust", "e", "mail", "address", "1")``."""
-    spaced = _LETTER_DIGIT.sub(" ", _fold(_CAMEL.sub(" ", column)))
-    return tuple(w for w in _NON_WORD.split(spaced) if w)
-
-
-def _strip_prefixes(words: tuple[str, ...]) -> tuple[str, ...]:
-    while len(words) > 1 and words[0] in _PREFIXES:
-        words = words[1:]
-    return words
-
-
-@dataclass(frozen=True)
-class _NameHit:
-    semantic_type: str
-    score: float
-    how: str  # "matches", "contains" or "ends with"
-    phrase: str  # display form, words joined by "_"
-
-
-_EXACT_STRONG = 0.9
-_EXACT_WEAK = 0.8
-_PARTIAL_QUALIFIED = 0.8
-_PARTIAL_OTHER = 0.65
-
-
-@functools.cache
-def _synonym_index() -> tuple[dict[str, tuple[str, float, str]], list[tuple[tuple[str, ...], str]]]:
-    """(joined phrase -> (type, exact score, display phrase), [(strong phrase words, type)])."""
-    exact: dict[str, tuple[str, float, str]] = {}
-    strong: list[tuple[tuple[str, ...], str]] = []
-    for semantic_type, (strong_phrases, weak_phrases) in NAME_SYNONYMS.items():
-        for phrases, score in ((strong_phrases, _EXACT_STRONG), (weak_phrases, _EXACT_WEAK)):
-            for phrase in filter(None, phrases.split("|")):
-                words = tuple(phrase.split())
-                exact.setdefault("".join(words), (semantic_type, score, "_".join(words)))
-                if score == _EXACT_STRONG:
-                    strong.append((words, semantic_type))
-    return exact, strong
-
-
-@functools.cache
-def _custom_index() -> dict[str, tuple[str, str]]:
-    return {
-        "".join(phrase.split()): (semantic_type, "_".join(phrase.split()))
-        for semantic_type, phrases in CUSTOM_SYNONYMS.items()
-        for phrase in phrases.split("|")
-    }
-
-
-def _find_window(words: tuple[str, ...], phrase: tuple[str, ...]) -> int:
-    k = len(phrase)
-    for i in range(len(words) - k + 1):
-        if words[i : i + k] == phrase:
-            return i
-    return -1
-
-
-def _name_hit(words: tuple[str, ...]) -> _NameHit | None:
-    """The best synonym match for a prefix-stripped name, or None (also when two types match equally well)."""
-    exact, strong = _synonym_index()
-    joined = "".join(words)
-    if joined in exact:
-        semantic_type, score, phrase = exact[joined]
-        return _NameHit(semantic_type, score, "matches", phrase)
-    if len(words) == 1:
-        for prefix in _JOINED_PREFIXES:
-            rest = joined.removeprefix(prefix)
-            if rest != joined and rest in exact:
-                semantic_type, score, phrase = exact[rest]
-                return _NameHit(semantic_type, score, "matches", phrase)
-    if set(words) & _NEGATING:
-        return None
-    best: list[tuple[float, int, _NameHit]] = []
-    for synonym, semantic_type in strong:
-        start = _find_window(words, synonym)
-        if start < 0:
-            continue
-        extras = words[:start] + words[start + len(synonym) :]
-        if set(extras) & _ID_WORDS and semantic_type not in _ID_WORDS_ALLOWED:
-            continue
-        qualified = all(w in _QUALIFIERS or w.isdigit() or w in _ID_WORDS for w in extras)
-        score = _PARTIAL_QUALIFIED if qualified else _PARTIAL_OTHER
-        best.append((score, len(synonym), _NameHit(semantic_type, score, "contains", "_".join(synonym))))
-    if not best and len(words) == 1:
-        # A compound word ending in a synonym: homephone, kundenemail, privattelefon.
-        for synonym, semantic_type in strong:
-            if len(synonym) == 1 and len(synonym[0]) >= 5 and joined.endswith(synonym[0]):
-                hit = _NameHit(semantic_type, _PARTIAL_OTHER, "ends with", synonym[0])
-                best.append((_PARTIAL_OTHER, 1, hit))
-    if not best:
-        return None
-    best.sort(key=lambda b: (-b[0], -b[1]))
-    top = best[0]
-    rivals = {b[2].semantic_type for b in best if b[0] == top[0] and b[1] == top[1]}
-    return top[2] if len(rivals) == 1 else None
-
-
-def _is_id_name(words: tuple[str, ...]) -> bool:
-    joined = "".join(words)
-    return words[-1] in _ID_WORDS or bool(_ID_JOINED.match(joined))
-
-
-def _birth_hint(words: tuple[str, ...]) -> bool:
-    return any("birth" in w or "geburt" in w or w in {"dob", "bday", "born", "geb"} for w in words)
-
-
-# --------------------------------------------------------------------------------------------------------------------
 # Value evidence
 # --------------------------------------------------------------------------------------------------------------------
 
@@ -749,122 +488,3 @@ def _field(semantic_type: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Sampling
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def _is_dated(data_type: pa.DataType) -> bool:
-    return bool(pa.types.is_date(data_type) or pa.types.is_timestamp(data_type))
-
-
-def _is_supported(data_type: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_string(data_type)
-        or pa.types.is_large_string(data_type)
-        or pa.types.is_string_view(data_type)
-        or pa.types.is_integer(data_type)
-        or pa.types.is_floating(data_type)
-        or pa.types.is_decimal(data_type)
-        or _is_dated(data_type)
-    )
-
-
-def _as_text(column: pa.ChunkedArray) -> pa.Array:
-    """Non-empty values as trimmed strings."""
-    data_type = column.type
-    if pa.types.is_dictionary(data_type):
-        column = column.cast(data_type.value_type)
-        data_type = column.type
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    array = pc.drop_null(array)
-    array = pc.cast(array, pa.string())
-    array = pc.utf8_trim_whitespace(array)
-    return pc.filter(array, pc.not_equal(array, ""))
-
-
-def _sample(table: pa.Table, sample_rows: int) -> pa.Table:
-    """Evenly spread rows (deterministic), so sorted tables are not judged by their first rows only."""
-    n = table.num_rows
-    if n <= sample_rows:
-        return table
-    return table.take(pa.array([i * n // sample_rows for i in range(sample_rows)], pa.int64()))
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def suggest_mapping(table: pa.Table, *, sample_rows: int = 2000) -> list[Suggestion]:
-    """Suggest a semantic type for each column of ``table`` that looks like a customer attribute.
-
-    Looks at column names and at up to ``sample_rows`` evenly spread rows (non-null values, as text). Returns
-    suggestions in column order; a column gets at most one suggestion, a type (its unified field) at most one column.
-    Low-confidence suggestions (down to 0.2) are included so that callers can show them; filter on ``confidence``
-    (:func:`suggestions_yaml` does, at 0.5 by default). Key-like columns, free text and columns of nested or binary
-    Arrow types get no suggestion.
-    """
-    if sample_rows < 1:
-        raise ValueError(f"sample_rows must be at least 1, got {sample_rows}")
-    sample = _sample(table, sample_rows)
-    pool: list[tuple[float, int, str, str]] = []
-    for index, field in enumerate(table.schema):
-        value_type = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
-        values: pa.Array | None = None
-        if _is_supported(value_type):
-            values = _as_text(sample.column(index))
-            if len(values) < min(50, sample_rows) and sample.num_rows < table.num_rows:
-                # A sparse column: look further than the sample for enough values.
-                values = _as_text(table.column(index).drop_null().slice(0, sample_rows))
-        elif not pa.types.is_null(value_type):
-            continue
-        temporal = _is_dated(value_type)
-        for conf, semantic_type, reason in _candidates(field.name, values, temporal, str(value_type)):
-            pool.append((conf, index, semantic_type, reason))
-
-    # Greedy: the most confident (column, type) pair first; each column and each unified field is used once.
-    pool.sort(key=lambda c: (-c[0], c[1], c[2]))
-    taken_columns: set[int] = set()
-    taken_fields: set[str] = set()
-    chosen: dict[int, Suggestion] = {}
-    for conf, index, semantic_type, reason in pool:
-        if index in taken_columns or _field(semantic_type) in taken_fields:
-            continue
-        taken_columns.add(index)
-        taken_fields.add(_field(semantic_type))
-        chosen[index] = Suggestion(table.schema.names[index], semantic_type, round(conf, 3), reason)
-    return [chosen[i] for i in sorted(chosen)]
-
-
-_PLAIN_YAML = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-_YAML_SPECIAL = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
-
-
-def _yaml_key(text: str) -> str:
-    if _PLAIN_YAML.match(text) and text.lower() not in _YAML_SPECIAL:
-        return text
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def suggestions_yaml(table_name: str, suggestions: Sequence[Suggestion], min_confidence: float = 0.5) -> str:
-    """Render suggestions as a ``unify.tables`` entry to paste into ``custdim.yaml``.
-
-    Suggestions with ``confidence >= min_confidence`` become ``column: Type`` lines, each with a comment giving the
-    confidence and the reason; weaker ones follow as commented-out lines, so the user sees them without mapping them.
-    If no suggestion is confident enough, the whole entry is commented out (an entry needs at least one field).
-    """
-    active = [s for s in suggestions if s.confidence >= min_confidence]
-    weak = [s for s in suggestions if s.confidence < min_confidence]
-    entries = [(f"{_yaml_key(s.column)}: {s.semantic_type}", s, "") for s in active]
-    entries += [(f"# {_yaml_key(s.column)}: {s.semantic_type}", s, f" (below {min_confidence:.2f})") for s in weak]
-    width = max((len(e) for e, _, _ in entries), default=0)
-    lines = [f"- table: {_yaml_key(table_name)}", "  fields:"]
-    lines += [f"    {e:<{width}}  # {s.confidence:.2f}: {_one_line(s.reason)}{note}" for e, s, note in entries]
-    if not active:
-        note = f"# {_one_line(table_name)}: no suggestion reached confidence {min_confidence:.2f}"
-        lines = [note, *(x if x.lstrip().startswith("#") else f"# {x}" for x in lines)]
-    return "".join(f"    {x}\n" for x in lines)
