@@ -74,6 +74,23 @@ def blocking_plans(project: Project) -> list[tuple[str, list[str], dict[str, Any
     return out
 
 
+def train_model(project: Project) -> tuple[str, Any]:
+    """Fit the Fellegi-Sunter model on the mapped records of the last run; returns (path, model)."""
+    from custdim.engines import create_engine
+    from custdim.stages.unify.map import RECORDS
+    from custdim.stages.unify.model import save, train
+
+    lake = project.lake
+    if not lake.has_table(lake.work_table(*RECORDS)):
+        raise StageError("no mapped records yet: run `custdim run` (or `custdim run --stage map`) first")
+    engine = create_engine(project.config.engine, lake, project.config.spark)
+    try:
+        model = train(engine, lake, engine.read(lake.work_table(*RECORDS)), project.config.unify.fields())
+    finally:
+        engine.close()
+    return save(lake, model), model
+
+
 class PreviewLake(Lake):
     """The project's lake, with work tables and entities redirected to a scratch area (_preview/)."""
 

@@ -173,6 +173,19 @@ def unify_explain_blocking(project: ProjectDir = Path()) -> None:
     blocking(console, blocking_plans(Project.load(project)))
 
 
+@unify_app.command("train")
+@_errors
+def unify_train(project: ProjectDir = Path()) -> None:
+    """Fit Fellegi-Sunter m/u weights by EM on the mapped fields (no labels); rules may then set min_match_weight."""
+    from custdim.cli.render import model_weights
+    from custdim.project import Project
+    from custdim.unify_tools import train_model
+
+    path, model = train_model(Project.load(project))
+    model_weights(console, model)
+    console.print(f"saved {path}")
+
+
 @unify_app.command("diff")
 @_errors
 def unify_diff(project: ProjectDir = Path()) -> None:

@@ -184,3 +184,14 @@ def id_changes(console: Console, changes: pa.Table) -> None:
     for r in rows[:200]:
         table.add_row(r["Event"], r["CustomerId"], r["RelatedCustomerIds"] or "", str(r["RecordCount"]))
     console.print(table)
+
+
+def model_weights(console: Console, model: Any) -> None:
+    """Per field: m and u at each level and the resulting match weights."""
+    table = Table(title=f"match weights (prior {model.prior:.2e}, {model.prior_weight:+.1f})", title_justify="left")
+    for col in ("field", "m equal", "u equal", "weight equal", "weight similar", "weight different"):
+        table.add_column(col, justify="left" if col == "field" else "right")
+    for f, fm in model.fields.items():
+        w = fm.weights()
+        table.add_row(f, f"{fm.m[2]:.3f}", f"{fm.u[2]:.4f}", f"{w[2]:+.1f}", f"{w[1]:+.1f}", f"{w[0]:+.1f}")
+    console.print(table)

@@ -87,6 +87,9 @@ class Rule(Model):
     conditions: list[Condition] = Field(min_length=1)
     exceptions: list[list[Condition]] = Field(default_factory=list)
     tables: list[str] | None = Field(default=None, description="Apply to this pair of tables only.")
+    min_match_weight: float | None = Field(
+        default=None, description="Also require this Fellegi-Sunter match weight (after `custdim unify train`)."
+    )
 
     @field_validator("tables")
     @classmethod

@@ -18,11 +18,13 @@ import pyarrow as pa
 
 from custdim.config.unify import Rule
 from custdim.engines.base import Engine
-from custdim.errors import ConfigError
+from custdim.errors import ConfigError, StageError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.unify.conditions import normalized_table
 from custdim.stages.unify.map import RECORDS
+from custdim.stages.unify.model import load as load_model
+from custdim.stages.unify.model import model_columns
 from custdim.stages.unify.pairs import ALWAYS_STRENGTH, PAIR_SCHEMA, RuleRunner, RuleStats, Side
 
 NORMALIZED = ("unify", "normalized")
@@ -84,7 +86,14 @@ def run(ctx: RunContext, report: StageReport) -> None:
     records = engine.read(lake.work_table(*RECORDS))
     norm_path = lake.work_table(*NORMALIZED)
     base = str(ctx.config.root)
-    engine.write(normalized_table(unify.all_rules(), records, base, unify.default_country), norm_path)
+    norm_expr = normalized_table(unify.all_rules(), records, base, unify.default_country)
+    model = None
+    if any(r.min_match_weight is not None for r in unify.all_rules()):
+        model = load_model(lake)
+        if model is None:
+            raise StageError("a rule sets min_match_weight but no model is trained: run `custdim unify train`")
+        norm_expr = norm_expr.join(model_columns(records, list(model.fields)), "_rid")
+    engine.write(norm_expr, norm_path)
     norm = engine.read(norm_path)
     steps: list[tuple[str, str]] = []
     details: dict[str, dict[str, object]] = {}
@@ -117,7 +126,15 @@ def run(ctx: RunContext, report: StageReport) -> None:
         path = lake.work_table("unify", "pair_steps", tag)
         near = lake.work_table("unify", "near_steps", tag)
         runner = RuleRunner(
-            engine, lake, rule, index, stage, same_side=stage == "dedupe", country=country, max_block_size=max_block
+            engine,
+            lake,
+            rule,
+            index,
+            stage,
+            same_side=stage == "dedupe",
+            country=country,
+            max_block_size=max_block,
+            model=model,
         )
         stats = runner.run(Side(left, True), Side(right, False), norm, path, near)
         steps.append((path, near))

@@ -20,6 +20,7 @@ from custdim.lake import Lake
 from custdim.stages.exprs import concat
 from custdim.stages.unify.blocking import REFINE_ABOVE, BlockingPass, BlockKey, plan_rule
 from custdim.stages.unify.conditions import compile_exceptions, compile_rule
+from custdim.stages.unify.model import MatchModel, model_column, weight_expr
 
 PAIR_SCHEMA = pa.schema(
     [
@@ -87,6 +88,7 @@ class RuleRunner:
         country: str,
         max_block_size: int,
         same_side: bool,
+        model: MatchModel | None = None,
     ) -> None:
         self.engine, self.lake = engine, lake
         self.rule, self.rule_index, self.stage = rule, rule_index, stage
@@ -95,6 +97,7 @@ class RuleRunner:
         self.exceptions = compile_exceptions(rule, country)
         self.max_block_size = max_block_size
         self.same_side = same_side  # dedupe: both sides are one table; each unordered pair once
+        self.model = model if rule.min_match_weight is not None else None
 
     def _block_sizes(
         self, left: Side, right: Side, keys_l: dict[str, ir.Value], keys_r: dict[str, ir.Value]
@@ -160,6 +163,8 @@ class RuleRunner:
             | {c.column for ex in self.exceptions for c in ex}
             | {c.swapped for c in self.conditions if c.swapped}
         )
+        if self.model is not None:
+            cols = sorted(set(cols) | {model_column(f) for f in self.model.fields})
         lhs = norm.select(l_rid=norm._rid, **{f"l_{c}": norm[c] for c in cols})
         rhs = norm.select(r_rid=norm._rid, **{f"r_{c}": norm[c] for c in cols})
         j = candidates.join(lhs, "l_rid").join(rhs, "r_rid")
@@ -181,13 +186,19 @@ class RuleRunner:
             for c in ex:
                 holds = holds & c.holds(c.score(j[f"l_{c.column}"], j[f"r_{c.column}"]))
             veto = veto | holds
+        labels = [c.label for c in self.conditions]
+        if self.model is not None:
+            j = j.mutate(_weight=weight_expr(self.model, j).round(2))
+            accept = accept & (j._weight >= self.rule.min_match_weight)
+            labels.append("match_weight")
+            j = j.mutate(**{f"s{len(self.conditions)}": j._weight})
         j = j.mutate(_accept=accept & ~veto, _near=near & ~accept)
         score_json = concat(
             ["{"]
             + [
                 p
-                for i, c in enumerate(self.conditions)
-                for p in ([", "] if i else []) + [f'"{c.label}": ', j[f"s{i}"].round(1).cast("string")]
+                for i, label in enumerate(labels)
+                for p in ([", "] if i else []) + [f'"{label}": ', j[f"s{i}"].round(1).cast("string")]
             ]
             + ["}"]
         )
