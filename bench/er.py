@@ -90,13 +90,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def records_list(text: str) -> tuple[int, ...]:
+    return int_list(text, "records", minimum=2)
+
+
+def int_list(text: str, what: str, minimum: int) -> tuple[int, ...]:
+    """A comma-separated list of integers for an argparse option, each at least ``minimum``."""
     try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+        values = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"records must be comma-separated integers, got {text!r}") from None
-    if not sizes or min(sizes) < 2:
-        raise argparse.ArgumentTypeError(f"records must be integers of at least 2, got {text!r}")
-    return sizes
+        raise argparse.ArgumentTypeError(f"{what} must be comma-separated integers, got {text!r}") from None
+    if not values or min(values) < minimum:
+        raise argparse.ArgumentTypeError(f"{what} must be integers of at least {minimum}, got {text!r}")
+    return values
 
 
 def people_for(records: int) -> int:

@@ -20,17 +20,16 @@ import sys
 import threading
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import pandas as pd
 import psutil
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from custdim.demo.generate import TRUTH_COLUMNS
+from custdim.metrics.clusters import cluster_quality
 from custdim.metrics.pairs import pair_quality
 
 SAMPLE_SECONDS = 0.05
@@ -51,55 +50,6 @@ def load_truth(path: Path) -> dict[str, str]:
     frame = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types)).to_pandas()
     ids = frame["source"] + "|" + frame["table"] + "|" + frame["key"]
     return dict(zip(ids.tolist(), frame["person_id"].tolist(), strict=True))
-
-
-@dataclass(frozen=True)
-class ClusterQuality:
-    true_clusters: int
-    predicted_clusters: int
-    exact_clusters: int
-    """Predicted clusters that equal one person's record set (equivalently: people found exactly)."""
-
-    @property
-    def precision(self) -> float:
-        return self.exact_clusters / self.predicted_clusters if self.predicted_clusters else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.exact_clusters / self.true_clusters if self.true_clusters else 1.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    def to_json(self) -> dict[str, float | int]:
-        return {
-            "true_clusters": self.true_clusters,
-            "predicted_clusters": self.predicted_clusters,
-            "exact_clusters": self.exact_clusters,
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4),
-        }
-
-
-def cluster_quality(predicted: Mapping[str, Hashable], truth: Mapping[str, Hashable]) -> ClusterQuality:
-    """Exact-cluster precision and recall on the records present in both maps.
-
-    A predicted cluster P equals a true cluster T exactly when |P ∩ T| = |P| = |T|; counting goes through the
-    contingency table, O(records).
-    """
-    keys = [k for k in truth if k in predicted]
-    frame = pd.DataFrame({"pred": [predicted[k] for k in keys], "true": [truth[k] for k in keys]})
-    if frame.empty:
-        return ClusterQuality(0, 0, 0)
-    pred_size = frame.groupby("pred").size().rename("pred_size")
-    true_size = frame.groupby("true").size().rename("true_size")
-    both = frame.groupby(["pred", "true"]).size().rename("both").reset_index()
-    both = both.join(pred_size, on="pred").join(true_size, on="true")
-    exact = int(((both["both"] == both["pred_size"]) & (both["both"] == both["true_size"])).sum())
-    return ClusterQuality(true_clusters=len(true_size), predicted_clusters=len(pred_size), exact_clusters=exact)
 
 
 def quality(predicted: Mapping[str, Hashable], truth: Mapping[str, str]) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def pipeline_phase(directory: Path, engine: str) -> dict[str, Any]:
     wall_seconds = time.perf_counter() - started
     pipeline_peak = peak_rss_mb()  # before evaluation, which is not part of the pipeline
     started = time.perf_counter()
-    quality = evaluate(project, directory / TRUTH_PATH)
+    quality, clusters = evaluate(project, directory / TRUTH_PATH)
     return {
         "status": report.status,
         "error": None,
@@ -70,6 +70,7 @@ def pipeline_phase(directory: Path, engine: str) -> dict[str, Any]:
         "customer_tables": customer_tables,
         "stages": stage_rows(report),
         "quality": quality.to_json(),
+        "cluster_quality": clusters.to_json(),
     }
 
 

@@ -72,13 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes must be comma-separated integers, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {text!r}")
-    return sizes
+    from bench.er import int_list
+
+    return int_list(text, "sizes", minimum=1)
 
 
 def _records(text: str) -> tuple[int, ...]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from custdim.demo.generate import DemoDataset, generate
 from custdim.demo.project_file import write_project_file
+from custdim.metrics.clusters import ClusterQuality, cluster_quality
 from custdim.metrics.pairs import PairQuality, pair_quality
 from custdim.project import Project
 
@@ -34,6 +35,7 @@ class DemoResult:
     project: Project
     report: RunReport
     quality: PairQuality
+    clusters: ClusterQuality
 
 
 def load_truth(path: Path) -> dict[tuple[str, str, str], str]:
@@ -42,11 +44,12 @@ def load_truth(path: Path) -> dict[tuple[str, str, str], str]:
         return {(r["source"], r["table"], r["key"]): r["person_id"] for r in csv.DictReader(fh)}
 
 
-def evaluate(project: Project, truth_path: Path) -> PairQuality:
-    """Pairwise quality of the published AlternateKey against the truth file."""
+def evaluate(project: Project, truth_path: Path) -> tuple[PairQuality, ClusterQuality]:
+    """Pairwise and exact-cluster quality of the published AlternateKey against the truth file."""
     keys = project.sql("SELECT SourceName, TableName, SourceKey, CustomerId FROM AlternateKey").to_pylist()
     predicted = {(k["SourceName"], k["TableName"], k["SourceKey"]): k["CustomerId"] for k in keys}
-    return pair_quality(predicted, load_truth(truth_path))
+    truth = load_truth(truth_path)
+    return pair_quality(predicted, truth), cluster_quality(predicted, truth)
 
 
 def run_demo(
@@ -63,7 +66,8 @@ def run_demo(
     write_project_file(directory, engine)
     project = Project.load(directory)
     report = project.run(progress=progress)
-    return DemoResult(directory, dataset, project, report, evaluate(project, dataset.truth_path))
+    pairs, clusters = evaluate(project, dataset.truth_path)
+    return DemoResult(directory, dataset, project, report, pairs, clusters)
 
 
 def demo_summary(console: Console, result: DemoResult) -> None:
@@ -76,8 +80,10 @@ def demo_summary(console: Console, result: DemoResult) -> None:
         f"\n[bold]{records:,}[/] customer records from {len(result.dataset.files)} source files "
         f"-> [bold]{profiles:,}[/] profiles ({result.dataset.people:,} real people) in {result.report.seconds:.1f} s"
     )
+    c = result.clusters
     console.print(
-        f"match quality vs truth (pairwise): precision {q.precision:.3f}, recall {q.recall:.3f}, F1 {q.f1:.3f}"
+        f"match quality vs truth: pairwise precision {q.precision:.3f}, recall {q.recall:.3f}, F1 {q.f1:.3f}; "
+        f"exact profiles {c.exact_clusters:,} of {c.true_clusters:,} people (cluster F1 {c.f1:.3f})"
     )
     console.print(f"lake: {result.project.lake.root}")
     console.print(f"CDM manifest: {result.project.lake.url('export', 'export.manifest.cdm.json')}\n")

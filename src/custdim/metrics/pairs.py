@@ -13,6 +13,8 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from custdim.metrics.scores import f1_score, ratio
+
 
 @dataclass(frozen=True)
 class PairQuality:
@@ -23,16 +25,15 @@ class PairQuality:
 
     @property
     def precision(self) -> float:
-        return self.correct_pairs / self.predicted_pairs if self.predicted_pairs else 1.0
+        return ratio(self.correct_pairs, self.predicted_pairs)
 
     @property
     def recall(self) -> float:
-        return self.correct_pairs / self.true_pairs if self.true_pairs else 1.0
+        return ratio(self.correct_pairs, self.true_pairs)
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return f1_score(self.precision, self.recall)
 
     def to_json(self) -> dict[str, float | int]:
         return {
