@@ -35,7 +35,7 @@ from typing import Any
 from rich.console import Console
 
 from bench.er_metrics import RssSampler, load_truth, quality, record_id, ru_maxrss_mb
-from bench.run import BENCH_DIR, REPO_ROOT, WORK_DIR, _stdout_to_stderr, _version, git_state, machine_facts
+from bench.run import BENCH_DIR, REPO_ROOT, WORK_DIR, _version, git_state, machine_facts, report_child
 
 RESULTS_VERSION = 1
 DEFAULT_RECORDS = (100_000, 1_000_000)
@@ -314,15 +314,7 @@ def _shown(path: Path) -> str:
 
 
 def _child(phase: str, directory: Path, records: int, seed: int, threshold: float | None) -> int:
-    with _stdout_to_stderr():
-        try:
-            result = _run_phase(phase, directory, records, seed, threshold)
-        except Exception as exc:
-            result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-        if result.get("traceback"):
-            print(result["traceback"], file=sys.stderr)
-    print(json.dumps(result))
-    return 0 if result["status"] == "succeeded" else 1
+    return report_child(lambda: _run_phase(phase, directory, records, seed, threshold))
 
 
 def _run_phase(phase: str, directory: Path, records: int, seed: int, threshold: float | None) -> dict[str, Any]:

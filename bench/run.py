@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -167,12 +167,20 @@ def _child(phase: str, customers: int, engine: str, seed: int) -> int:
     from bench.pipeline import generate_phase, pipeline_phase
 
     directory = work_dir(engine, customers)
+
+    def work() -> dict[str, Any]:
+        if phase == "generate":
+            return {"status": "succeeded", **generate_phase(directory, customers, seed)}
+        return pipeline_phase(directory, engine)
+
+    return report_child(work)
+
+
+def report_child(work: Callable[[], dict[str, Any]]) -> int:
+    """Run a child's work with stdout kept for its JSON result; failures become a result with the traceback."""
     with _stdout_to_stderr():
         try:
-            if phase == "generate":
-                result = {"status": "succeeded", **generate_phase(directory, customers, seed)}
-            else:
-                result = pipeline_phase(directory, engine)
+            result = work()
         except Exception as exc:
             result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
         if result.get("traceback"):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from custdim.project import Project
     from custdim.stages.context import ProgressFn
+    from custdim.stages.unify.model import MatchModel
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def blocking_plans(project: Project) -> list[tuple[str, list[str], dict[str, Any
     return out
 
 
-def train_model(project: Project) -> tuple[str, Any]:
+def train_model(project: Project) -> tuple[str, MatchModel]:
     """Fit the Fellegi-Sunter model on the mapped records of the last run; returns (path, model)."""
     from custdim.engines import create_engine
     from custdim.stages.unify.map import RECORDS

@@ -9,14 +9,14 @@ import ibis
 import pyarrow as pa
 
 from custdim.engines.base import Engine
-from custdim.stages.unify.ids import guid, guid_of
+from custdim.stages.unify.ids import guid_of, with_guid
 from tests.unify.projects import entity_rows, groups, make_project
 
 
 def test_engine_guid_equals_the_python_reference(engine: Engine) -> None:
     names = ["crm|contacts|C001", "shop|accounts|A-ü-02", ""]
     t = ibis.memtable(pa.table({"n": names}))
-    got = engine.to_arrow(t.select(g=guid("ns", t.n)))["g"].to_pylist()
+    got = engine.to_arrow(with_guid(t, "g", "ns", t.n))["g"].to_pylist()
     assert got == [guid_of("ns", n) for n in names]
     for g in got:
         parsed = uuid.UUID(g)

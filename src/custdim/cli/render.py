@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from custdim.report import RunReport
+    from custdim.stages.unify.model import MatchModel
     from custdim.unify_tools import Explanation
 
 
@@ -186,7 +187,7 @@ def id_changes(console: Console, changes: pa.Table) -> None:
     console.print(table)
 
 
-def model_weights(console: Console, model: Any) -> None:
+def model_weights(console: Console, model: MatchModel) -> None:
     """Per field: m and u at each level and the resulting match weights."""
     table = Table(title=f"match weights (prior {model.prior:.2e}, {model.prior_weight:+.1f})", title_justify="left")
     for col in ("field", "m equal", "u equal", "weight equal", "weight similar", "weight different"):

@@ -19,23 +19,24 @@ def json_string(value: ir.Value) -> ir.StringValue:
 
 def record_json(t: ir.Table, columns: Sequence[str]) -> ir.StringValue:
     """A row rendered as a JSON object of the named columns (all values as strings)."""
-    parts: list[ir.StringValue] = []
-    for i, col in enumerate(columns):
-        key = ("{" if i == 0 else ", ") + '"' + col.replace('"', '\\"') + '": '
-        parts.append(ibis.literal(key) + json_string(t[col]))
-    if not parts:
+    if not columns:
         return ibis.literal("{}")
-    out = parts[0]
-    for p in parts[1:]:
-        out = out + p
-    return out + "}"
+    parts: list[ir.StringValue | str] = []
+    for i, col in enumerate(columns):
+        parts += [("{" if i == 0 else ", ") + '"' + col.replace('"', '\\"') + '": ', json_string(t[col])]
+    return concat([*parts, "}"])
 
 
-def concat(parts: Sequence[ir.StringValue | str], sep: str = "") -> ir.StringValue:
+def as_timestamp(value: ir.Value) -> ir.TimestampValue:
+    """A date, timestamp or ISO text column as a timestamp; unreadable text becomes null."""
+    if value.type().is_timestamp() or value.type().is_date():
+        return value.cast("timestamp")
+    return value.cast("string").strip().try_cast("timestamp")
+
+
+def concat(parts: Sequence[ir.StringValue | str]) -> ir.StringValue:
     """Concatenate string expressions and literals."""
     out: ir.StringValue = ibis.literal("")
-    for i, p in enumerate(parts):
-        if i and sep:
-            out = out + sep
+    for p in parts:
         out = out + (ibis.literal(p) if isinstance(p, str) else p)
     return out

@@ -15,7 +15,7 @@ from custdim.config.activities import Activity
 from custdim.errors import ConfigError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
-from custdim.stages.exprs import record_json
+from custdim.stages.exprs import as_timestamp, record_json
 from custdim.stages.unify.ids import with_guid
 
 STANDARD = (
@@ -52,14 +52,6 @@ def _extra_name(column: str) -> str:
     return f"Source{column}" if column in STANDARD else column
 
 
-def _timestamp(value: ir.Value) -> ir.TimestampValue:
-    if value.type().is_timestamp():
-        return value
-    if value.type().is_date():
-        return value.cast("timestamp")
-    return value.cast("string").strip().try_cast("timestamp")
-
-
 def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Table) -> tuple[ir.Table, list[str]]:
     """All rows of one activity table with CustomerId (null when unknown) and a _reason for unusable rows."""
     config = ctx.config
@@ -84,7 +76,7 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
     j = t.left_join(owners, t[activity.customer.foreign_key].cast("string") == owners.o_key)
     namespace = f"custdim:{config.name}:activity"
     j = with_guid(j, "_activity_id", namespace, ibis.literal(activity.table + "|") + j[pk].cast("string"))
-    ts = _timestamp(j[activity.timestamp])
+    ts = as_timestamp(j[activity.timestamp])
     extras = _extra_columns(t, activity, pk)
     reason = ibis.cases(
         (
@@ -105,7 +97,7 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
         SourceTableName=ibis.literal(activity.table),
         SourceActivityId=j[pk].cast("string"),
         ActivityType=ibis.literal(activity.type),
-        ActivityTimeStamp=ts.cast("timestamp"),
+        ActivityTimeStamp=ts,
         Amount=(j[activity.amount].cast("string").try_cast("float64") if activity.amount else ibis.null("float64")),
         _reason=reason,
         _record=record_json(j, [c for c in t.columns if c not in LINEAGE]),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from custdim.lake.cdm import Entity, Manifest, Relationship
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
@@ -38,6 +40,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
     lake, engine = ctx.lake, ctx.engine
     snapshot = posixpath.join("snapshots", ctx.run_id)
     entities: list[Entity] = []
+    schemas: dict[str, pa.Schema] = {}
     with ctx.steps("publish", len(ENTITIES) + 1) as advance:
         for name in ENTITIES:
             src = lake.entity(name)
@@ -48,8 +51,9 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 target = posixpath.join(dest, f"part-{i:05d}.parquet")
                 lake.fs.copy(f, target)
                 locations.append(posixpath.join(snapshot, name, f"part-{i:05d}.parquet"))
+            schemas[name] = engine.schema(src)
             entity = Entity.from_arrow(
-                name, engine.schema(src), key=KEYS.get(name), description=DESCRIPTIONS[name], guids=GUIDS
+                name, schemas[name], key=KEYS.get(name), description=DESCRIPTIONS[name], guids=GUIDS
             )
             entity.partitions = locations
             entity.schema_folder = snapshot
@@ -68,7 +72,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
         report.details["snapshot"] = lake.url("export", snapshot)
         _prune(ctx, keep=ctx.run_id)
         advance()
-    _build_catalog(ctx, entities)
+    _build_catalog(ctx, entities, schemas)
 
 
 def _prune(ctx: RunContext, keep: str) -> None:
@@ -80,12 +84,11 @@ def _prune(ctx: RunContext, keep: str) -> None:
         lake.remove(p)
 
 
-def _build_catalog(ctx: RunContext, entities: list[Entity]) -> None:
+def _build_catalog(ctx: RunContext, entities: list[Entity], schemas: dict[str, pa.Schema]) -> None:
     from custdim.engines.duckdb_catalog import write_catalog
 
     lake = ctx.lake
     files = {e.name: [lake.url("export", loc) for loc in e.partitions] for e in entities}
-    schemas = {e.name: ctx.engine.schema(lake.entity(e.name)) for e in entities}
     write_catalog(catalog_path(ctx.lake), files, derived_views(schemas))
 
 

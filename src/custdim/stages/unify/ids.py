@@ -40,11 +40,6 @@ def guid_from_hex(h: ir.StringValue) -> ir.StringValue:
     )
 
 
-def guid(namespace: str, name: ir.StringValue) -> ir.StringValue:
-    """Ibis expression of the GUID of ``name`` within ``namespace`` (for small inputs; see ``with_guid``)."""
-    return guid_from_hex((ibis.literal(namespace + "|") + name).hexdigest("md5"))
-
-
 def with_guid(t: ir.Table, column: str, namespace: str, name: ir.StringValue) -> ir.Table:
     """``t`` plus ``column`` = the GUID of ``name``; the MD5 is computed once per row, not once per use."""
     hashed = t.mutate(__md5=(ibis.literal(namespace + "|") + name).hexdigest("md5"))

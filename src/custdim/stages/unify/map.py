@@ -12,6 +12,7 @@ import ibis.expr.types as ir
 from custdim.errors import ConfigError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
+from custdim.stages.exprs import as_timestamp
 
 RECORDS = ("unify", "records")
 
@@ -38,12 +39,6 @@ def field_types(ctx: RunContext) -> dict[str, ibis.expr.datatypes.DataType]:
 def recency_column(name: str) -> str:
     """Records' column holding the source column ``name`` that policies rank recency by."""
     return f"_by__{name}"
-
-
-def _recency(value: ir.Value) -> ir.Value:
-    if value.type().is_timestamp() or value.type().is_date():
-        return value.cast("timestamp")
-    return value.cast("string").strip().try_cast("timestamp")
 
 
 def _check_recency_columns(ctx: RunContext) -> None:
@@ -87,7 +82,10 @@ def build_records(ctx: RunContext) -> ir.Table:
                 _key=t[pk].cast("string"),
                 _rank=ibis.literal(rank, "int32"),
                 _filled=filled.cast("int32"),
-                **{recency_column(c): (_recency(t[c]) if c in t.columns else ibis.null("timestamp")) for c in recency},
+                **{
+                    recency_column(c): (as_timestamp(t[c]) if c in t.columns else ibis.null("timestamp"))
+                    for c in recency
+                },
                 **values,
             )
         )
