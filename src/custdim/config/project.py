@@ -84,9 +84,16 @@ class ProjectConfig(Model):
             if d.table not in unify_tables:
                 raise CrossCheckError(f"unify.dedupe[{i}].table", _unknown("unify table", d.table, unify_tables))
         self._check_merge(fields)
+        activity_tables = [a.table for a in self.activities]
         for i, a in enumerate(self.activities):
             if a.table not in tables:
                 raise CrossCheckError(f"activities[{i}].table", _unknown("table", a.table, tables))
+            first = activity_tables.index(a.table)
+            if first != i:
+                raise CrossCheckError(
+                    f"activities[{i}].table",
+                    f"{a.table!r} is listed twice (also activities[{first}]); its rows would count twice",
+                )
             if a.customer.table not in unify_tables:
                 raise CrossCheckError(
                     f"activities[{i}].customer.table", _unknown("unify table", a.customer.table, unify_tables)

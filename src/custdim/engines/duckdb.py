@@ -24,6 +24,8 @@ class DuckDBEngine(Engine):
         raw = self._con.con
         # Stages never rely on row order, and not preserving it lets large writes stream instead of buffer.
         raw.execute("SET preserve_insertion_order = false")
+        # Timestamps are UTC throughout (as the Spark engine is configured): never the machine's zone.
+        raw.execute("SET TimeZone = 'UTC'")
         if not lake.is_local:
             raw.register_filesystem(lake.fs)
 

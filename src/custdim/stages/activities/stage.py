@@ -1,7 +1,8 @@
 """Build UnifiedActivity from the ``activities:`` tables.
 
 Each activity row finds its CustomerId through AlternateKey (its foreign key is a key of a customer source table).
-Rows whose customer is unknown or whose timestamp cannot be read go to work/activities/rejects with the reason.
+Rows whose customer is unknown, whose timestamp cannot be read or whose amount is not a number go to
+work/activities/rejects with the reason. Timestamps with an offset are converted to UTC; an empty amount is null.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from custdim.config.activities import Activity
 from custdim.errors import ConfigError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
-from custdim.stages.exprs import as_timestamp, record_json
+from custdim.stages.exprs import as_timestamp, blank_to_null, is_finite, parse_number, record_json
 from custdim.stages.unify.ids import with_guid
 
 STANDARD = (
@@ -73,12 +74,13 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
     cust_source, _, cust_table = activity.customer.table.partition(".")
     owners = keys.filter((keys.SourceName == cust_source) & (keys.TableName == cust_table))
     owners = owners.select(o_key=owners.SourceKey, o_customer=owners.CustomerId)
-    j = t.left_join(owners, t[activity.customer.foreign_key].cast("string") == owners.o_key)
+    # Ingest trims surrounding whitespace from primary keys, so a foreign key is compared trimmed too.
+    j = t.left_join(owners, t[activity.customer.foreign_key].cast("string").strip() == owners.o_key)
     namespace = f"custdim:{config.name}:activity"
     j = with_guid(j, "_activity_id", namespace, ibis.literal(activity.table + "|") + j[pk].cast("string"))
     ts = as_timestamp(j[activity.timestamp])
     extras = _extra_columns(t, activity, pk)
-    reason = ibis.cases(
+    checks: list[tuple[ir.BooleanValue, ir.StringValue]] = [
         (
             j.o_customer.isnull(),
             ibis.literal(f"no customer with {activity.customer.table} key ")
@@ -89,8 +91,17 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
             ibis.literal(f"timestamp {activity.timestamp!r} missing or unreadable: ")
             + j[activity.timestamp].cast("string").fill_null("(null)"),
         ),
-        else_=ibis.null("string"),
-    )
+    ]
+    amount: ir.FloatingValue = ibis.null("float64")
+    if activity.amount:
+        amount, not_a_number = _amount(j[activity.amount])
+        checks.append(
+            (
+                not_a_number,
+                ibis.literal(f"amount {activity.amount!r} is not a number: ") + j[activity.amount].cast("string"),
+            )
+        )
+    reason = ibis.cases(*checks, else_=ibis.null("string"))
     out = j.select(
         CustomerId=j.o_customer,
         ActivityId=j._activity_id,
@@ -98,12 +109,22 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
         SourceActivityId=j[pk].cast("string"),
         ActivityType=ibis.literal(activity.type),
         ActivityTimeStamp=ts,
-        Amount=(j[activity.amount].cast("string").try_cast("float64") if activity.amount else ibis.null("float64")),
+        Amount=amount,
         _reason=reason,
         _record=record_json(j, [c for c in t.columns if c not in LINEAGE]),
         **{_extra_name(c): j[c] for c in extras},
     )
     return out, [_extra_name(c) for c in extras]
+
+
+def _amount(value: ir.Value) -> tuple[ir.FloatingValue, ir.BooleanValue]:
+    """The amount as a double, and whether it is present but not a number (``abc``, ``1,234.50``, hex)."""
+    if value.type().is_numeric():
+        number = value.cast("float64")
+        return number, value.notnull() & ~is_finite(number)
+    text = blank_to_null(value)
+    number = parse_number(text)
+    return number, text.notnull() & (number.isnull() | ~is_finite(number))
 
 
 def unify_columns(parts: list[tuple[ir.Table, list[str]]]) -> list[ir.Table]:
@@ -151,7 +172,10 @@ def run(ctx: RunContext, report: StageReport) -> None:
             if row["rejected"]:
                 report.rejected[row["SourceTableName"]] = int(row["rejected"])
         if rejected:
-            report.warn(f"{rejected} activity rows without a known customer or timestamp; see {rejects_path}")
+            report.warn(
+                f"{rejected} activity rows rejected (unknown customer, unreadable timestamp or amount not a number);"
+                f" see {rejects_path}"
+            )
         lake.remove(staged_path)
     else:
         empty = engine.from_arrow(EMPTY_SCHEMA.empty_table())

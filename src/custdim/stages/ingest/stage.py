@@ -15,6 +15,7 @@ from custdim.stages.ingest.validate import check_table
 
 REASON_KINDS = (
     ("malformed", "malformed"),
+    ("undecodable", "encoding"),
     ("duplicate primary key", "duplicate_key"),
     ("primary key", "null_key"),
     ("column", "bad_value"),
@@ -35,7 +36,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
         for si, ti, source, table in tables:
             label = f"{source.name}.{table.name}"
             key = f"sources[{si}].tables[{ti}]"
-            result = read_table(config.resolve(table.path), table, label)
+            result = read_table(config.resolve(table.path), table, label, key)
             _check_columns(config.file, key, label, result.table.column_names, table.primary_key, table.columns)
 
             staging = lake.work_table("ingest", source.name, table.name)
@@ -45,6 +46,13 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 pq.write_table(result.table, fh)
 
             checked = check_table(engine.read(staging), table.primary_key, table.columns, ctx.run_id, ingested_at)
+            if checked.trimmed_keys is not None:
+                trimmed = int(engine.to_arrow(checked.trimmed_keys)["n"][0].as_py() or 0)
+                if trimmed:
+                    report.warn(
+                        f"{label}: {trimmed} {table.primary_key!r} values had surrounding whitespace, trimmed "
+                        "(a key equal to another one after trimming is rejected as a duplicate)"
+                    )
             raw_path = lake.raw_table(source.name, table.name)
             landed = engine.write(checked.good, raw_path)
             rejects_path = lake.rejects_table(source.name, table.name)

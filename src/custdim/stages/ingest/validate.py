@@ -1,13 +1,28 @@
-"""Engine-neutral checks on a landed table: declared types, null keys and duplicate keys."""
+"""Engine-neutral checks on a landed table: declared types, null keys and duplicate keys.
+
+Declared types are strict: a value either converts exactly or the row is rejected with the reason. Nothing is
+rounded, truncated or read in another base, and timestamps with an offset are converted to UTC, not cut off.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 
-from custdim.stages.exprs import record_json
+from custdim.stages.exprs import (
+    DATE_RE,
+    DECIMAL_RE,
+    INTEGER_RE,
+    as_timestamp,
+    blank_to_null,
+    is_finite,
+    parse_number,
+    parse_timestamp,
+    record_json,
+)
 from custdim.stages.ingest.readers import ROW
 
 _IBIS_TYPES = {
@@ -19,6 +34,10 @@ _IBIS_TYPES = {
     "date": "date",
     "timestamp": "timestamp",
 }
+_DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
+# Spelled out rather than left to each engine's cast, which accept different words.
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
 
 
 def ibis_type(declared: str) -> str:
@@ -32,42 +51,57 @@ class Checked:
 
     good: ir.Table
     rejects: ir.Table
+    # One row, column ``n``: how many primary key values lost surrounding whitespace (None: the key is not text).
+    trimmed_keys: ir.Table | None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    value: ir.Value
+    # Null when the value is fine (or missing); otherwise why the row is rejected.
+    problem: ir.StringValue
 
 
 def check_table(t: ir.Table, primary_key: str, declared: dict[str, str], run_id: str, ingested_at: str) -> Checked:
-    """Cast declared columns, then route rows with an unusable key or value to rejects (first reason wins)."""
+    """Cast declared columns, then route rows with an unusable key or value to rejects (first reason wins).
+
+    Text primary keys lose surrounding whitespace, so ``" 4 "`` and ``"4"`` are one key (the second is a duplicate).
+    """
     source_columns = [c for c in t.columns if c != ROW]
     casts: dict[str, ir.Value] = {}
-    problems: list[tuple[ir.BooleanValue, ir.StringValue]] = []
+    problems: list[ir.StringValue] = []
     for col, declared_type in declared.items():
-        target = ibis_type(declared_type)
-        if t[col].type() == ibis.dtype(target):
+        if t[col].type() == ibis.dtype(ibis_type(declared_type)):
             continue
-        value = t[col]
-        if value.type().is_string():
-            # An empty or blank value is missing, not malformed.
-            value = ibis.ifelse(value.strip() == "", ibis.null("string"), value.strip())
-        cast = value.try_cast(target)
-        casts[col] = cast
-        problems.append(
-            (
-                value.notnull() & cast.isnull(),
-                ibis.literal(f"column {col!r}: cannot parse ") + t[col].cast("string") + f" as {declared_type}",
-            )
-        )
-    key = t[primary_key]
-    key_missing = key.isnull() | (key.cast("string").strip() == "")
+        parsed = _parse(t[col], col, declared_type)
+        casts[col] = parsed.value
+        problems.append(parsed.problem)
+
+    raw_key = t[primary_key]
+    key_is_text = raw_key.type().is_string()
+    if primary_key in casts:
+        key = casts[primary_key]
+    elif key_is_text:
+        key = raw_key.strip()
+        casts[primary_key] = key
+    else:
+        key = raw_key
+    key_text = key.cast("string")
+    key_missing = raw_key.isnull() | (raw_key.cast("string").strip() == "")
     first_row = t[ROW].min().over(group_by=key)
     dup_rank = ibis.row_number().over(group_by=key, order_by=t[ROW])
+    trimmed = (raw_key != raw_key.strip()) if key_is_text else ibis.literal(False)
+    dup_reason = ibis.literal("duplicate primary key ") + key_text + ", first seen at row " + first_row.cast("string")
+    dup_reason = ibis.ifelse(
+        trimmed,
+        dup_reason + " (surrounding whitespace trimmed from '" + raw_key.cast("string") + "')",
+        dup_reason,
+    )
 
     reason: ir.StringValue = ibis.null("string")
-    for cond, text in reversed(problems):
-        reason = ibis.ifelse(cond, text, reason)
-    reason = ibis.ifelse(
-        dup_rank > 0,
-        ibis.literal("duplicate primary key ") + key.cast("string") + ", first seen at row " + first_row.cast("string"),
-        reason,
-    )
+    for problem in reversed(problems):
+        reason = problem.fill_null(reason)
+    reason = ibis.ifelse(key.notnull() & (dup_rank > 0), dup_reason, reason)
     reason = ibis.ifelse(key_missing, ibis.literal(f"primary key {primary_key!r} is null or empty"), reason)
 
     flagged = t.mutate(_reason=reason, **{f"__cast_{c}": v for c, v in casts.items()})
@@ -79,4 +113,99 @@ def check_table(t: ir.Table, primary_key: str, declared: dict[str, str], run_id:
     )
     bad = flagged.filter(flagged._reason.notnull())
     rejects = bad.select(bad[ROW], bad._reason, _record=record_json(bad, source_columns))
-    return Checked(good=good, rejects=rejects)
+    trimmed_keys = t.aggregate(n=trimmed.cast("int64").sum().fill_null(0)) if key_is_text else None
+    return Checked(good=good, rejects=rejects, trimmed_keys=trimmed_keys)
+
+
+def _parse(column: ir.Value, col: str, declared: str) -> _Parsed:
+    """A column converted to its declared type, with the reason for each value that does not convert exactly."""
+    target = ibis_type(declared)
+    raw = column.cast("string")
+
+    def says(*parts: str | ir.StringValue) -> ir.StringValue:
+        out: ir.StringValue = ibis.literal(f"column {col!r}: ")
+        for p in parts:
+            out = out + p
+        return out
+
+    cannot_parse = says("cannot parse ", raw, f" as {declared}")
+    out_of_range = says(raw, f" is out of range for {declared}")
+    decimal = _DECIMAL.match(declared)
+    not_whole = says("cannot parse ", raw, f" as {declared} (whole numbers only)")
+    rounded = says(raw, f" has more than {decimal.group(2)} decimal places for {declared}") if decimal else cannot_parse
+    if not column.type().is_string():
+        return _parse_typed(column, target, declared, cannot_parse, out_of_range, not_whole, rounded)
+
+    text = blank_to_null(column)
+    present = text.notnull()
+    problem: ir.StringValue
+    if declared in ("int", "bigint"):
+        syntax = text.re_search(INTEGER_RE)
+        value = ibis.ifelse(syntax, text.try_cast(target), ibis.null(target))
+        problem = ibis.cases(
+            (present & ~syntax, not_whole),
+            (present & value.isnull(), out_of_range),
+            else_=ibis.null("string"),
+        )
+    elif declared == "double":
+        value = parse_number(text)
+        problem = ibis.cases(
+            (present & value.isnull(), cannot_parse),
+            (present & ~is_finite(value), out_of_range),
+            else_=ibis.null("string"),
+        )
+    elif decimal:
+        precision, scale = int(decimal.group(1)), int(decimal.group(2))
+        syntax = text.re_search(DECIMAL_RE)
+        # A non-zero digit after the last kept decimal place would be rounded away.
+        needs_rounding = text.re_search(r"[.][0-9]{" + str(scale) + r"}[0-9]*[1-9]")
+        # More significant digits before the point than the type holds.
+        too_large = text.re_search(r"^[+-]?0*[1-9][0-9]{" + str(precision - scale) + "}")
+        value = ibis.ifelse(syntax & ~needs_rounding & ~too_large, text.try_cast(target), ibis.null(target))
+        problem = ibis.cases(
+            (present & ~syntax, cannot_parse),
+            (present & needs_rounding, rounded),
+            (present & too_large, out_of_range),
+            (present & value.isnull(), cannot_parse),
+            else_=ibis.null("string"),
+        )
+    elif declared == "timestamp":
+        value = parse_timestamp(text)
+        problem = ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
+    elif declared == "date":
+        value = ibis.ifelse(text.re_search(DATE_RE), text.try_cast("date"), ibis.null("date"))
+        problem = ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
+    elif declared == "boolean":
+        word = text.lower()
+        value = ibis.cases((word.isin(_TRUE), True), (word.isin(_FALSE), False), else_=ibis.null("boolean"))
+        problem = ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
+    else:
+        value = text.try_cast(target)
+        problem = ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
+    return _Parsed(value, problem)
+
+
+def _parse_typed(
+    column: ir.Value,
+    target: str,
+    declared: str,
+    cannot_parse: ir.StringValue,
+    out_of_range: ir.StringValue,
+    not_whole: ir.StringValue,
+    rounded: ir.StringValue,
+) -> _Parsed:
+    """A typed (Parquet, JSON) column converted to its declared type; numbers must convert without rounding."""
+    present = column.notnull()
+    if declared == "timestamp":
+        value = as_timestamp(column)
+        return _Parsed(value, ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string")))
+    value = column.try_cast(target)
+    if not (column.type().is_numeric() and value.type().is_numeric()):
+        return _Parsed(value, ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string")))
+    changed = value.cast("float64") != column.cast("float64")
+    problem = ibis.cases(
+        (present & value.isnull(), out_of_range),
+        (present & changed, not_whole if declared in ("int", "bigint") else rounded),
+        else_=ibis.null("string"),
+    )
+    return _Parsed(value, problem)
