@@ -1,7 +1,7 @@
 """One exception hierarchy for the whole project.
 
 Every error a user can cause derives from :class:`CustdimError`; the CLI prints those as ``Error: ...`` and exits 1.
-Anything else is a bug and keeps its traceback.
+Anything else is a bug: the CLI still prints one line for it, and its traceback with ``--debug``.
 """
 
 from __future__ import annotations
@@ -32,3 +32,7 @@ class StageError(CustdimError):
 
 class EngineError(CustdimError):
     """The chosen engine is not available or failed to start."""
+
+
+class UsageError(CustdimError):
+    """A command-line option is wrong or would do something unsafe; the message names the option."""

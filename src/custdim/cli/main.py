@@ -6,12 +6,13 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec
+from typing import Annotated, NoReturn, ParamSpec
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from custdim.errors import CustdimError
+from custdim.errors import CustdimError, UsageError
 from custdim.stages import STAGE_NAMES
 
 app = typer.Typer(
@@ -29,18 +30,65 @@ _state = {"debug": False}
 P = ParamSpec("P")
 
 
+MAX_MESSAGE = 4000  # a config error listing several problems stays whole; a dump of a binary file does not
+MAX_UNEXPECTED = 300
+
+
+def printable(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Text safe to print on a terminal: no control characters or undecodable bytes, at most ``limit`` characters.
+
+    Messages may quote the content of a user's file, which can be binary: its undecodable bytes (U+FFFD) go too.
+    """
+    clean = "".join(
+        ch if (ch.isprintable() and ch != "\ufffd") or ch == "\n" else " " if ch == "\t" else "" for ch in text
+    )
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    # escape(): messages hold key paths and file content such as '[0]' or '[bold]' that rich would read as markup.
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _os_message(exc: OSError) -> str:
+    if not exc.strerror:
+        return str(exc)
+    files = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{exc.strerror}: {' -> '.join(files)}" if files else exc.strerror
+
+
 def _errors(command: Callable[P, None]) -> Callable[P, None]:
-    """The one error boundary: custdim's errors become 'Error: ...' and exit code 1 (tracebacks with --debug)."""
+    """The one error boundary: every failure becomes one 'Error: ...' line, exit 1 (130 when interrupted).
+
+    custdim's own errors name the file and key; OSError and anything unexpected are a last-resort net so that a
+    user never sees a traceback unless they ask for it with --debug.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer's own signals (an explicit exit, a usage error) are not failures to reword
         except CustdimError as exc:
             if _state["debug"]:
                 raise
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
-            raise typer.Exit(1) from None
+            _fail(printable(str(exc)))
+        except KeyboardInterrupt:
+            if _state["debug"]:
+                raise
+            _fail("interrupted", 130)
+        except OSError as exc:
+            if _state["debug"]:
+                raise
+            _fail(printable(_os_message(exc)))
+        except Exception as exc:
+            if _state["debug"]:
+                raise
+            detail = printable(" ".join(str(exc).split()), MAX_UNEXPECTED)
+            what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+            _fail(f"unexpected {what} (run with --debug for the traceback)")
 
     return wrapper
 
@@ -61,6 +109,9 @@ def run(
     project: ProjectDir = Path(),
     stage: Annotated[str | None, typer.Option(help=f"Run one stage only: {', '.join(STAGE_NAMES)}.")] = None,
     engine: Annotated[str | None, typer.Option(help="Override the project's engine: duckdb or spark.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If another run is using the lake, wait for it instead of failing.")
+    ] = False,
 ) -> None:
     """Run the pipeline (or one stage) and print a summary."""
     from custdim.cli.progress import progress_bars
@@ -69,7 +120,7 @@ def run(
 
     p = Project.load(project)
     with progress_bars(console) as progress:
-        report = p.run(stage=stage, progress=progress, engine=engine)
+        report = p.run(stage=stage, progress=progress, engine=engine, wait=wait)
     run_summary(console, report)
     match_rates(console, report)
 
@@ -77,13 +128,13 @@ def run(
 @app.command()
 @_errors
 def validate(project: ProjectDir = Path()) -> None:
-    """Check the project file and that every source file exists."""
+    """Check the project without running it: the project file, source files and their columns, referenced files."""
     from custdim.project import Project
 
     p = Project.load(project)
     for note in p.validate():
-        console.print(f"  {note}")
-    console.print(f"[green]ok[/] {p.config.file}")
+        console.print(f"  {note}", highlight=False, markup=False)
+    console.print(f"[green]ok[/] {escape(p.config.file)}")
 
 
 @app.command()
@@ -127,16 +178,19 @@ def demo(
     customers: Annotated[int, typer.Option(help="Real people in the fictional retailer.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 42,
     engine: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
+    force: Annotated[bool, typer.Option("--force", help="Write into --dir even if it is not empty.")] = False,
 ) -> None:
     """Generate a fictional retailer's sources, run the whole pipeline and print what came out."""
     from custdim.cli.progress import progress_bars
     from custdim.cli.render import match_rates, run_summary
-    from custdim.demo.runner import demo_summary, run_demo
+    from custdim.demo.runner import check_demo_dir, demo_summary, run_demo
 
     if customers < 10:
-        raise CustdimError("--customers must be at least 10")
+        raise UsageError("--customers must be at least 10")
+    # Before the progress bars start: a refusal should be the only thing printed.
+    check_demo_dir(directory, force)
     with progress_bars(console) as progress:
-        result = run_demo(directory, customers=customers, seed=seed, engine=engine, progress=progress)
+        result = run_demo(directory, customers=customers, seed=seed, engine=engine, progress=progress, force=force)
     run_summary(console, result.report)
     match_rates(console, result.report)
     demo_summary(console, result)

@@ -40,7 +40,9 @@ class FileTable(Model):
     """One table read from a file (or a folder/glob of files of one format)."""
 
     name: str
-    path: str = Field(description="File, folder or glob; relative paths resolve against the project folder.")
+    path: str = Field(
+        description="File, folder or glob; relative paths resolve against the project folder; .gz files are unpacked."
+    )
     format: Literal["csv", "parquet", "jsonl"] | None = None
     primary_key: str
     columns: dict[str, str] = Field(default_factory=dict, description="Declared column types.")
@@ -69,10 +71,26 @@ class FileTable(Model):
             raise ValueError(f"must be a single character, got {v!r}")
         return v
 
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str) -> str:
+        import codecs
+
+        try:
+            text_codec = codecs.lookup(v)._is_text_encoding
+        except LookupError:
+            text_codec = False
+        if not text_codec:  # 'base64', 'zlib' and the like are codecs, but not text encodings
+            raise ValueError(f"unknown encoding {v!r}; common valid values: utf-8, utf-8-sig, latin-1, cp1252, utf-16")
+        return v
+
     @model_validator(mode="after")
     def _checks(self) -> FileTable:
         if self.format is None:
-            suffix = PurePosixPath(self.path).suffix.lower()
+            path = PurePosixPath(self.path)
+            if path.suffix.lower() == ".gz":  # contacts.csv.gz: a compressed CSV, read transparently
+                path = path.with_suffix("")
+            suffix = path.suffix.lower()
             if suffix not in _EXTENSIONS:
                 raise ValueError(
                     f"cannot tell the format of {self.path!r} from its extension; "

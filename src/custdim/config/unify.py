@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -207,6 +208,21 @@ class Unify(Model):
     max_block_size: int = Field(default=1000, ge=2, description="Blocking keys shared by more records are skipped.")
     max_cluster_size: int = Field(default=50, ge=2, description="Larger profiles are split at their weakest links.")
     id_namespace: str | None = Field(default=None, description="Namespace of CustomerIds; defaults to the project.")
+
+    @field_validator("default_country")
+    @classmethod
+    def _country(cls, v: str) -> str:
+        # Checked here, not when a phone normalizer first needs it: a typo must fail before hours of ingest.
+        import phonenumbers  # imported on use: the CLI loads config modules and phonenumbers is large
+
+        region = v.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            close = ["GB"] if region == "UK" else difflib.get_close_matches(region, phonenumbers.SUPPORTED_REGIONS, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(
+                f"unknown country {v!r}{hint}; use a two-letter ISO 3166 region code such as US, GB, DE, FR, CA, AU"
+            )
+        return region
 
     def ordered_tables(self) -> list[UnifyTable]:
         """Tables in match order (the first one is the primary table)."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from custdim.demo.generate import DemoDataset, generate
 from custdim.demo.project_file import write_project_file
+from custdim.errors import UsageError
 from custdim.metrics.clusters import ClusterQuality, cluster_quality
 from custdim.metrics.pairs import PairQuality, pair_quality
 from custdim.project import Project
@@ -52,14 +53,35 @@ def evaluate(project: Project, truth_path: Path) -> tuple[PairQuality, ClusterQu
     return pair_quality(predicted, truth), cluster_quality(predicted, truth)
 
 
+def check_demo_dir(directory: Path, force: bool = False) -> None:
+    """Refuse to write the demo into a file, or into a folder that holds anything, unless ``force`` is set.
+
+    The demo overwrites custdim.yaml, data/, truth/ and lake/: in someone's own project that would destroy their work.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--dir {directory} is a file, not a folder; choose another --dir")
+    if force or not directory.exists():
+        return
+    if any(directory.iterdir()):
+        raise UsageError(
+            f"--dir {directory} is not empty; choose an empty or new folder, or pass --force to write the demo "
+            "project into it anyway (its custdim.yaml, data/, truth/ and lake/ are overwritten)"
+        )
+
+
 def run_demo(
     directory: Path,
     customers: int = 10_000,
     seed: int = 42,
     engine: str = "duckdb",
     progress: ProgressFn | None = None,
+    force: bool = False,
 ) -> DemoResult:
-    """Generate the sample retailer into ``directory`` and run the full pipeline on it."""
+    """Generate the sample retailer into ``directory`` and run the full pipeline on it.
+
+    ``directory`` must be new or empty unless ``force`` is set (see :func:`check_demo_dir`).
+    """
+    check_demo_dir(directory, force)
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     dataset = generate(directory, customers=customers, seed=seed)

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from custdim.engines.base import Engine
+from custdim.errors import StageError
 from custdim.lake import Lake
 from custdim.stages.unify.conditions import similarity
 from custdim.stages.unify.normalize import Step, apply_steps, steps
@@ -81,10 +82,31 @@ class MatchModel:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MatchModel:
+        """Read a saved model; ValueError says what is wrong with one that is old, edited or damaged."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         if data.get("version") != MODEL_VERSION:
-            raise ValueError(f"model version {data.get('version')!r} is not {MODEL_VERSION}; run `custdim unify train`")
-        fields = {f: FieldModel(list(v["m"]), list(v["u"])) for f, v in data["fields"].items()}
-        return cls(fields, float(data["prior"]), dict(data.get("trained_on", {})))
+            raise ValueError(f"model version {data.get('version')!r}, this custdim reads version {MODEL_VERSION}")
+        try:
+            fields = {str(f): FieldModel(_levels(v["m"]), _levels(v["u"])) for f, v in data["fields"].items()}
+            prior = float(data["prior"])
+            trained_on = dict(data.get("trained_on") or {})
+        except KeyError as exc:
+            raise ValueError(f"no entry {exc}") from None
+        except (TypeError, AttributeError) as exc:
+            raise ValueError(f"malformed entries: {exc}") from None
+        # Weights are log2 of these: 0 or 1 would give infinite weights that silently veto or force every pair.
+        if not 0 < prior < 1:
+            raise ValueError(f"prior {prior} is not a probability between 0 and 1")
+        return cls(fields, prior, trained_on)
+
+
+def _levels(values: Any) -> list[float]:
+    """One probability per comparison level."""
+    out = [float(x) for x in values]
+    if len(out) != LEVELS or not all(0 <= x <= 1 for x in out):
+        raise ValueError(f"{values!r} is not {LEVELS} probabilities")
+    return out
 
 
 def model_column(field: str) -> str:
@@ -215,5 +237,14 @@ def save(lake: Lake, model: MatchModel) -> str:
 
 
 def load(lake: Lake) -> MatchModel | None:
+    """The trained model (None before `custdim unify train`); StageError naming the file if it cannot be used."""
     path = lake.path(*MODEL_PATH)
-    return MatchModel.from_json(lake.read_json(path)) if lake.exists(path) else None
+    if not lake.exists(path):
+        return None
+    try:
+        return MatchModel.from_json(lake.read_json(path))
+    except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
+        raise StageError(
+            f"the match model {lake.url(*MODEL_PATH)} cannot be used ({exc}); it is old, edited or damaged: "
+            "re-run `custdim unify train` to replace it"
+        ) from None
