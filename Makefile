@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/custdim demo --dir $(DEMO_DIR) --customers $(CUSTOMERS)
+	$(VENV)/bin/custdim demo --dir $(DEMO_DIR) --customers $(CUSTOMERS) --force
 
 test: $(STAMP)
 	$(PY) -m pytest

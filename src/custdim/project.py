@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import secrets
 import time
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from custdim import failpoints
 from custdim.config import ProjectConfig, load_project_config
 from custdim.errors import StageError
 from custdim.lake import Lake
+from custdim.lake.lock import RunLock
 from custdim.report import RunReport, StageReport, now_iso, peak_rss_mb
 from custdim.stages import STAGE_NAMES
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from custdim.stages.context import ProgressFn, RunContext
+    from custdim.engines.base import Engine
+    from custdim.stages.context import ProgressFn, StageSpec
 
 
 def new_run_id() -> str:
@@ -45,40 +49,63 @@ class Project:
         return self.config.name
 
     def validate(self) -> list[str]:
-        """Check what can be checked without running: source files exist. Returns notes for the user."""
-        from custdim.stages.ingest.readers import list_files
+        """Check what can be checked without running: files, headers, mapped columns. Returns notes."""
+        from custdim.preflight import validate_project
 
-        notes = []
-        for source in self.config.sources:
-            for table in source.tables:
-                _, files = list_files(self.config.resolve(table.path))
-                notes.append(f"{source.name}.{table.name}: {len(files)} file(s), format {table.file_format}")
-        return notes
+        return validate_project(self.config)
 
-    def run(self, stage: str | None = None, progress: ProgressFn | None = None, engine: str | None = None) -> RunReport:
-        """Run the whole pipeline, or one stage on the outputs of earlier runs. Always writes a run report."""
-        from custdim.engines import create_engine
-        from custdim.stages.context import RunContext
+    def run(
+        self,
+        stage: str | None = None,
+        progress: ProgressFn | None = None,
+        engine: str | None = None,
+        wait: bool = False,
+    ) -> RunReport:
+        """Run the whole pipeline, or one stage on the outputs of earlier runs.
+
+        Holds the lake's run lock throughout (``wait``: queue behind a running run instead of failing). Once the
+        lock is held, a run report is always written, also when the engine fails to start or a stage fails.
+        """
         from custdim.stages.registry import STAGES
 
         selected = [s for s in STAGES if stage is None or s.name == stage]
         if not selected:
             raise StageError(f"unknown stage {stage!r}; valid stages: {', '.join(STAGE_NAMES)}")
-        engine_name = engine or self.config.engine
-        report = RunReport(run_id=new_run_id(), project=self.name, engine=engine_name)
+        report = RunReport(run_id=new_run_id(), project=self.name, engine=engine or self.config.engine)
+        with RunLock(self.lake).hold(report.run_id, wait=wait) as notes:
+            report.started_at = now_iso()  # a run waiting for the lock starts once it holds it
+            failpoints.reached("run.locked")
+            self._execute(report, selected, progress, notes)
+        return report
+
+    def _execute(
+        self, report: RunReport, selected: list[StageSpec], progress: ProgressFn | None, notes: list[str]
+    ) -> None:
+        from custdim.engines import create_engine
+        from custdim.stages import state
+        from custdim.stages.context import RunContext
+        from custdim.stages.publish.stage import recover
+        from custdim.stages.registry import STAGES
+
         current: StageReport | None = None
-        eng = create_engine(engine_name, self.lake, self.config.spark)
+        eng: Engine | None = None
         try:
+            report.notes = notes + recover(self.lake)
+            if len(selected) == 1:
+                state.check_chain(self.lake, selected[0].requires, {s.name: s for s in STAGES})
+            eng = create_engine(report.engine, self.lake, self.config.spark)
             ctx = RunContext(self.config, self.lake, eng, report)
             if progress is not None:
                 ctx.progress = progress
-            if stage is not None:
-                self._check_inputs(ctx, selected[0].requires)
             for spec in selected:
                 current = StageReport(spec.name)
                 report.stages.append(current)
                 started = time.perf_counter()
+                state.begin(self.lake, spec.name)
+                failpoints.reached(f"stage.{spec.name}.begun")
                 spec.run(ctx, current)
+                failpoints.reached(f"stage.{spec.name}.ran")
+                state.commit(self.lake, spec, report.run_id)
                 current.seconds = round(time.perf_counter() - started, 3)
                 current.status = "succeeded"
                 current.peak_rss_mb = peak_rss_mb()
@@ -92,19 +119,12 @@ class Project:
         finally:
             report.finished_at = now_iso()
             self.lake.write_json(self.lake.path("_runs", f"{report.run_id}.json"), report.to_json())
-            eng.close()
-        return report
+            if eng is not None:
+                eng.close()
 
-    def _check_inputs(self, ctx: RunContext, requires: tuple[str, ...]) -> None:
-        from custdim.stages.registry import stage as stage_spec
-
-        for name in requires:
-            missing = [p for p in stage_spec(name).outputs(ctx) if not self.lake.exists(p)]
-            if missing:
-                raise StageError(
-                    f"stage {name!r} has not produced {missing[0]} yet: run it first "
-                    f"(`custdim run --stage {name}` or a full `custdim run`)"
-                )
+    def lock(self, purpose: str, wait: bool = False) -> AbstractContextManager[list[str]]:
+        """Hold the lake's run lock for work that writes the lake outside a run (preview, training)."""
+        return RunLock(self.lake).hold(f"{purpose}-{new_run_id()}", wait=wait)
 
     def runs(self, limit: int = 10) -> list[RunReport]:
         """The latest run reports, newest first."""
@@ -133,14 +153,15 @@ class Project:
         return out
 
     def sql(self, query: str) -> pa.Table:
-        """Run a read-only SQL query against the logical data warehouse views."""
-        from custdim.engines.duckdb_catalog import query as run_query
-        from custdim.stages.publish.stage import catalog_path
+        """Run a user's read-only query against the published views (checked, on a locked-down connection)."""
+        from custdim.ldw.query import run_query
+        from custdim.stages.publish.catalog import ensure
 
-        return run_query(catalog_path(self.lake), query)
+        return run_query(ensure(self.lake), self.lake.path("export"), query)
 
     def views(self) -> list[str]:
-        from custdim.engines.duckdb_catalog import list_views
-        from custdim.stages.publish.stage import catalog_path
+        """Names of the published views."""
+        from custdim.ldw.query import views
+        from custdim.stages.publish.catalog import ensure
 
-        return list_views(catalog_path(self.lake))
+        return views(ensure(self.lake), self.lake.path("export"))

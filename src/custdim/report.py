@@ -49,6 +49,8 @@ class RunReport:
     status: str = "running"
     error: str | None = None
     stages: list[StageReport] = field(default_factory=list)
+    # What the run did besides its stages: a stale lock taken over, leftovers of killed runs cleaned up.
+    notes: list[str] = field(default_factory=list)
     version: int = REPORT_VERSION
 
     def stage(self, name: str) -> StageReport | None:

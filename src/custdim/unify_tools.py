@@ -84,12 +84,13 @@ def train_model(project: Project) -> tuple[str, MatchModel]:
     lake = project.lake
     if not lake.has_table(lake.work_table(*RECORDS)):
         raise StageError("no mapped records yet: run `custdim run` (or `custdim run --stage map`) first")
-    engine = create_engine(project.config.engine, lake, project.config.spark)
-    try:
-        model = train(engine, lake, engine.read(lake.work_table(*RECORDS)), project.config.unify.fields())
-    finally:
-        engine.close()
-    return save(lake, model), model
+    with project.lock("train"):
+        engine = create_engine(project.config.engine, lake, project.config.spark)
+        try:
+            model = train(engine, lake, engine.read(lake.work_table(*RECORDS)), project.config.unify.fields())
+        finally:
+            engine.close()
+        return save(lake, model), model
 
 
 class PreviewLake(Lake):
@@ -111,27 +112,27 @@ def preview_changes(project: Project, progress: ProgressFn | None = None) -> pa.
     from custdim.report import RunReport, StageReport
     from custdim.stages.context import RunContext
     from custdim.stages.registry import stage as stage_spec
-    from custdim.stages.unify.merge import EXPORT_MANIFEST
 
     lake = PreviewLake(project.lake.root)
-    if not lake.exists(lake.path(*EXPORT_MANIFEST)):
+    if not lake.exists(lake.export_manifest()):
         raise StageError("nothing is published yet: run `custdim run` first, then preview changes against it")
     for source in project.config.sources:
         for table in source.tables:
             if not lake.has_table(lake.raw_table(source.name, table.name)):
                 raise StageError(f"{source.name}.{table.name} has not been landed: run `custdim run --stage ingest`")
     report = RunReport(run_id="preview", project=project.name, engine=project.config.engine)
-    engine = create_engine(project.config.engine, lake, project.config.spark)
-    try:
-        ctx = RunContext(project.config, lake, engine, report)
-        if progress is not None:
-            ctx.progress = progress
-        for name in ("map", "match", "cluster", "merge"):
-            stage_report = StageReport(name)
-            report.stages.append(stage_report)
-            stage_spec(name).run(ctx, stage_report)
-        log = engine.read(lake.entity("IdChangeLog"))
-        return engine.to_arrow(log.filter(log.RunId == "preview").order_by(["Event", "CustomerId"]))
-    finally:
-        engine.close()
-        lake.remove(lake.path("_preview"))
+    with project.lock("preview"):
+        engine = create_engine(project.config.engine, lake, project.config.spark)
+        try:
+            ctx = RunContext(project.config, lake, engine, report)
+            if progress is not None:
+                ctx.progress = progress
+            for name in ("map", "match", "cluster", "merge"):
+                stage_report = StageReport(name)
+                report.stages.append(stage_report)
+                stage_spec(name).run(ctx, stage_report)
+            log = engine.read(lake.entity("IdChangeLog"))
+            return engine.to_arrow(log.filter(log.RunId == "preview").order_by(["Event", "CustomerId"]))
+        finally:
+            engine.close()
+            lake.remove(lake.path("_preview"))

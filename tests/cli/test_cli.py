@@ -49,7 +49,7 @@ def test_run_status_and_sql(example_dir: Path) -> None:
 def test_single_stage_runs_and_refuses_without_inputs(example_dir: Path) -> None:
     code, out = invoke("run", "-p", str(example_dir), "--stage", "match")
     assert code == 1
-    assert "stage 'map' has not produced" in out
+    assert "the outputs of stage 'map' are missing or incomplete" in out
     assert invoke("run", "-p", str(example_dir), "--stage", "ingest")[0] == 0
     assert invoke("run", "-p", str(example_dir), "--stage", "map")[0] == 0
     code, out = invoke("run", "-p", str(example_dir), "--stage", "match")
@@ -79,7 +79,9 @@ def test_sql_errors_and_formats(example_dir: Path) -> None:
     assert code == 1 and "run `custdim run` first" in out
     invoke("run", "-p", str(example_dir))
     code, out = invoke("sql", "-p", str(example_dir), "SELECT * FROM nowhere")
-    assert code == 1 and "query failed" in out
+    assert code == 1 and "'nowhere' is not a view of the catalog" in out and "dim_customer" in out
+    code, out = invoke("sql", "-p", str(example_dir), "SELECT nonexistent_column FROM Customer")
+    assert code == 1 and "query failed" in out and "nonexistent_column" in out
     code, out = invoke("sql", "-p", str(example_dir), "--format", "xml", "SELECT 1")
     assert code == 1 and "table, csv or json" in out
 

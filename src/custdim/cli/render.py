@@ -34,6 +34,8 @@ def run_summary(console: Console, report: RunReport) -> None:
         )
     table.add_row("total", "", "", "", f"{report.seconds:.2f}", "", style="bold")
     console.print(table)
+    for note in report.notes:
+        console.print(f"[cyan]note[/] {note}", highlight=False)
     for s in report.stages:
         for w in s.warnings:
             console.print(f"[yellow]warning[/] {s.name}: {w}")

@@ -12,15 +12,11 @@ from pathlib import Path
 import duckdb
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from custdim.errors import CustdimError
-
-
-class QueryError(CustdimError):
-    """A query against the SQL views failed."""
+from custdim import failpoints
+from custdim.ldw.guard import QueryError as QueryError  # moved; user queries now go through duckdb_reader
 
 
 def _base_view(name: str, files: list[str]) -> str:
@@ -29,11 +25,19 @@ def _base_view(name: str, files: list[str]) -> str:
     return exp.Create(this=exp.to_table(name, quoted=True), kind="VIEW", expression=select, replace=True).sql("duckdb")
 
 
-def write_catalog(path: str, files: dict[str, list[str]], derived: dict[str, ir.Table]) -> None:
-    """(Re)build the catalog: one view per entity over its files, then the derived views."""
+INFO_TABLE = "_custdim_catalog"
+TEMP_PREFIX = ".catalog-build-"
+
+
+def write_catalog(path: str, files: dict[str, list[str]], derived: dict[str, ir.Table], info: dict[str, str]) -> None:
+    """(Re)build the catalog: one view per entity over its files, then the derived views, then swap it in.
+
+    ``info`` (which snapshot, which lake) is stored in a table beside the views, so that readers can tell whether
+    the catalog still matches the published manifest and the lake's current location.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:8]}.duckdb")
     con = duckdb.connect(str(tmp))
     try:
         for name, parts in files.items():
@@ -41,29 +45,43 @@ def write_catalog(path: str, files: dict[str, list[str]], derived: dict[str, ir.
         for name, expr in derived.items():
             sql = ibis.to_sql(expr, dialect="duckdb")
             con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+        con.execute(f"CREATE TABLE {INFO_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.executemany(f"INSERT INTO {INFO_TABLE} VALUES (?, ?)", sorted(info.items()))
+        con.execute("CHECKPOINT")
     finally:
         con.close()
+    failpoints.reached("catalog.before_swap")
     tmp.replace(target)
     wal = tmp.with_name(tmp.name + ".wal")
     if wal.exists():
         wal.unlink()
 
 
-def list_views(path: str) -> list[str]:
-    """Names of the views in the catalog."""
-    table = query(path, "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1")
-    return [str(v) for v in table.column(0).to_pylist()]
+def catalog_info(path: str, allowed_dirs: list[str]) -> dict[str, str] | None:
+    """What a catalog was built from; None when it is missing, unreadable or predates this record.
 
+    Opened like the readers open it (one DuckDB instance per file and process shares one configuration).
+    """
+    from custdim.engines.duckdb_reader import connect
 
-def query(path: str, sql: str) -> pa.Table:
-    """Run a read-only SQL query against the catalog."""
     if not Path(path).exists():
-        raise QueryError(f"no SQL catalog at {path}: run `custdim run` first")
-    con = duckdb.connect(path, read_only=True)
+        return None
     try:
-        relation = con.sql(sql)
-        return relation.to_arrow_table() if relation is not None else pa.table({})
-    except duckdb.Error as exc:
-        raise QueryError(f"query failed: {exc}") from None
+        con = connect(path, allowed_dirs)
+    except QueryError:
+        return None
+    try:
+        rows = con.execute(f"SELECT key, value FROM {INFO_TABLE}").fetchall()
+    except duckdb.Error:
+        return None
     finally:
         con.close()
+    return {str(k): str(v) for k, v in rows}
+
+
+def leftover_files(folder: str) -> list[Path]:
+    """Temporary files of catalog builds that were killed before their swap."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.name.startswith((TEMP_PREFIX, ".catalog.duckdb.")))

@@ -20,6 +20,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 ZONES = ("raw", "work", "export", "_runs", "_ldw")
+EXPORT_MANIFEST = "export.manifest.cdm.json"
 
 
 @dataclass
@@ -63,6 +64,22 @@ class Lake:
     def entity(self, name: str) -> str:
         """A finished output entity (Customer, AlternateKey, ...) before it is published."""
         return self.path("work", "entities", name)
+
+    def export_manifest(self) -> str:
+        """The published manifest: the one file whose atomic replacement publishes a snapshot."""
+        return self.path("export", EXPORT_MANIFEST)
+
+    def snapshot(self, run_id: str = "") -> str:
+        """A run's export snapshot folder (or, without a run id, the folder holding them all)."""
+        return self.path("export", "snapshots", run_id) if run_id else self.path("export", "snapshots")
+
+    def catalog(self) -> str:
+        """The logical data warehouse's catalog file (views over the published snapshot)."""
+        return self.path("_ldw", "catalog.duckdb")
+
+    def state(self, stage: str) -> str:
+        """The commit record of a stage's outputs in work/ (which run produced them, from which inputs)."""
+        return self.path("work", "_state", f"{stage}.json")
 
     def exists(self, path: str) -> bool:
         return bool(self.fs.exists(path))

@@ -1,8 +1,10 @@
 """Publish the entities as a CDM folder and rebuild the SQL catalog over it.
 
-Layout: export/snapshots/<run_id>/<Entity>/part-*.parquet and <Entity>.cdm.json, then export.manifest.cdm.json
-replaced in one atomic write. Readers follow the manifest, so a failed or killed run leaves the previous snapshot
-fully visible and never a half-written one. Older snapshots are pruned, keeping the newest few.
+Layout: export/snapshots/<run_id>/<Entity>/part-*.parquet and <Entity>.cdm.json. The order is what makes a crash
+at any instant harmless: (1) copy every entity into the run's snapshot, (2) verify the copies and mark the snapshot
+complete, (3) replace export.manifest.cdm.json in one atomic write (the commit), (4) rebuild the SQL catalog from
+that manifest, (5) prune old snapshots, never one the manifest or the catalog names. Readers follow the manifest
+(the catalog is rebuilt from it when they differ), so they see the previous export or the new one, never half.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from custdim import failpoints
+from custdim.errors import StageError
 from custdim.lake.cdm import Entity, Manifest, Relationship
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
-from custdim.stages.publish.views import derived_views
+from custdim.stages.publish import catalog, snapshots
 
 if TYPE_CHECKING:
     from custdim.lake import Lake
@@ -32,73 +36,101 @@ DESCRIPTIONS = {
     "CustomerProvenance": "For each unified field, the source record and policy that produced its value.",
     "IdChangeLog": "Every run's CustomerId events: created, merged, split, records_moved, retired.",
 }
-MANIFEST = "export.manifest.cdm.json"
 KEEP_SNAPSHOTS = 3
 
 
 def run(ctx: RunContext, report: StageReport) -> None:
-    lake, engine = ctx.lake, ctx.engine
-    snapshot = posixpath.join("snapshots", ctx.run_id)
-    entities: list[Entity] = []
-    schemas: dict[str, pa.Schema] = {}
-    with ctx.steps("publish", len(ENTITIES) + 1) as advance:
+    lake = ctx.lake
+    failpoints.reached("publish.start")
+    with ctx.steps("publish", len(ENTITIES) + 3) as advance:
+        entities, rows = [], {}
         for name in ENTITIES:
-            src = lake.entity(name)
-            dest = lake.path("export", snapshot, name)
-            lake.makedirs(dest)
-            locations = []
-            for i, f in enumerate(lake.parquet_files(src)):
-                target = posixpath.join(dest, f"part-{i:05d}.parquet")
-                lake.fs.copy(f, target)
-                locations.append(posixpath.join(snapshot, name, f"part-{i:05d}.parquet"))
-            schemas[name] = engine.schema(src)
-            entity = Entity.from_arrow(
-                name, schemas[name], key=KEYS.get(name), description=DESCRIPTIONS[name], guids=GUIDS
-            )
-            entity.partitions = locations
-            entity.schema_folder = snapshot
-            lake.write_json(lake.path("export", snapshot, entity.document_name), entity.schema_json())
+            entity, rows[name] = _copy_entity(ctx, name)
             entities.append(entity)
-            report.rows_out[name] = engine.row_count(src)
+            failpoints.reached(f"publish.copied.{name}")
             advance()
+        _verify(ctx, entities, rows)
+        snapshots.mark_complete(lake, ctx.run_id, rows)
+        failpoints.reached("publish.snapshot_complete")
+        advance()
         relationships = [
             Relationship(e, "CustomerId", "Customer", "CustomerId")
             for e in ("AlternateKey", "MatchPairs", "UnifiedActivity", "CustomerProvenance")
         ]
-        manifest = Manifest("export", entities, relationships)
-        # The swap: until this write, readers keep seeing the previous snapshot.
-        lake.write_json(lake.path("export", MANIFEST), manifest.to_json())
-        report.details["manifest"] = lake.url("export", MANIFEST)
-        report.details["snapshot"] = lake.url("export", snapshot)
-        _prune(ctx, keep=ctx.run_id)
+        doc = Manifest("export", entities, relationships).to_json()
+        # The commit: until this write, readers keep seeing the previous snapshot.
+        lake.write_json(lake.export_manifest(), doc)
+        failpoints.reached("publish.manifest_swapped")
         advance()
-    _build_catalog(ctx, entities, schemas)
+        catalog.build(lake, doc)
+        failpoints.reached("publish.catalog_swapped")
+        protected = {ctx.run_id, catalog.catalog_snapshot(lake) or ctx.run_id}
+        removed = snapshots.prune(lake, KEEP_SNAPSHOTS, protected)
+        failpoints.reached("publish.pruned")
+        advance()
+    report.rows_out.update(rows)
+    report.details["manifest"] = lake.url("export", posixpath.basename(lake.export_manifest()))
+    report.details["snapshot"] = lake.url("export", "snapshots", ctx.run_id)
+    if removed:
+        report.details["pruned_snapshots"] = removed
 
 
-def _prune(ctx: RunContext, keep: str) -> None:
-    lake = ctx.lake
-    root = lake.path("export", "snapshots")
-    snaps = sorted(p for p in lake.fs.ls(root, detail=False))
-    old = [p for p in snaps if posixpath.basename(p) != keep][: max(0, len(snaps) - KEEP_SNAPSHOTS)]
-    for p in old:
-        lake.remove(p)
+def _copy_entity(ctx: RunContext, name: str) -> tuple[Entity, int]:
+    lake, engine = ctx.lake, ctx.engine
+    src = lake.entity(name)
+    snapshot = posixpath.relpath(lake.snapshot(ctx.run_id), lake.path("export"))
+    dest = lake.path("export", snapshot, name)
+    lake.remove(dest)
+    lake.makedirs(dest)
+    locations = []
+    for i, f in enumerate(lake.parquet_files(src)):
+        lake.fs.copy(f, posixpath.join(dest, f"part-{i:05d}.parquet"))
+        locations.append(posixpath.join(snapshot, name, f"part-{i:05d}.parquet"))
+    schema: pa.Schema = engine.schema(src)
+    entity = Entity.from_arrow(name, schema, key=KEYS.get(name), description=DESCRIPTIONS[name], guids=GUIDS)
+    entity.partitions = locations
+    entity.schema_folder = snapshot
+    lake.write_json(lake.path("export", snapshot, entity.document_name), entity.schema_json())
+    return entity, engine.row_count(src)
 
 
-def _build_catalog(ctx: RunContext, entities: list[Entity], schemas: dict[str, pa.Schema]) -> None:
-    from custdim.engines.duckdb_catalog import write_catalog
+def _verify(ctx: RunContext, entities: list[Entity], rows: dict[str, int]) -> None:
+    """Read back every copied partition's footer: the snapshot holds exactly the rows the run produced."""
+    lake, engine = ctx.lake, ctx.engine
+    for entity in entities:
+        copied = engine.row_count(lake.path("export", entity.schema_folder, entity.name))
+        if copied != rows[entity.name]:
+            raise StageError(
+                f"publish: {entity.name} has {copied} rows in the new snapshot but {rows[entity.name]} in work/; "
+                "the snapshot was not published"
+            )
 
-    lake = ctx.lake
-    files = {e.name: [lake.url("export", loc) for loc in e.partitions] for e in entities}
-    write_catalog(catalog_path(ctx.lake), files, derived_views(schemas))
+
+def recover(lake: Lake) -> list[str]:
+    """Tidy up after killed runs (under the run lock): temp files, incomplete snapshots, a stale catalog."""
+    notes = [f"removed leftover file {f}" for f in catalog.remove_leftovers(lake)]
+    doc = snapshots.read_manifest(lake)
+    published = snapshots.manifest_snapshot(doc) if doc else None
+    if doc is not None and catalog.catalog_snapshot(lake) != published:
+        catalog.build(lake, doc)
+        notes.append(f"rebuilt the SQL catalog for the published snapshot {published}")
+    protected = {s for s in (published, catalog.catalog_snapshot(lake)) if s}
+    complete = [s for s in snapshots.all_snapshots(lake) if snapshots.is_complete(lake, s)]
+    # Prune only what a dead run left half-written here; complete snapshots are pruned by the next publish.
+    for snap in snapshots.all_snapshots(lake):
+        if snap not in protected and snap not in complete:
+            lake.remove(lake.snapshot(snap))
+            notes.append(f"removed the incomplete snapshot {snap} of a run that did not finish")
+    return notes
 
 
 def catalog_path(lake: Lake) -> str:
     """Where the logical data warehouse's DuckDB catalog lives."""
-    return lake.path("_ldw", "catalog.duckdb")
+    return lake.catalog()
 
 
 def outputs(ctx: RunContext) -> list[str]:
-    return [ctx.lake.path("export", MANIFEST)]
+    return [ctx.lake.export_manifest()]
 
 
 STAGE = StageSpec("publish", ("activities",), run, outputs, "publish the CDM folder and SQL views")

@@ -17,15 +17,16 @@ import ibis.expr.types as ir
 
 from custdim.config.unify import Unify
 from custdim.engines.base import Engine
+from custdim.lake.cdm import manifest_from_json
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
+from custdim.stages.publish.snapshots import read_manifest
 from custdim.stages.unify.cluster import CLUSTERS
 from custdim.stages.unify.ids import assign_ids, record_identity
 from custdim.stages.unify.map import RECORDS, recency_column
 from custdim.stages.unify.match import PAIRS
 
 ENTITIES = ("Customer", "AlternateKey", "MatchPairs", "CustomerProvenance", "IdChangeLog")
-EXPORT_MANIFEST = ("export", "export.manifest.cdm.json")
 
 
 @dataclass(frozen=True)
@@ -121,16 +122,15 @@ def merged_profiles(members: ir.Table, unify: Unify) -> tuple[ir.Table, list[Cho
 def previous_state(ctx: RunContext) -> tuple[ir.Table | None, ir.Table | None]:
     """AlternateKey and IdChangeLog of the last published export (None on a first run)."""
     lake, engine = ctx.lake, ctx.engine
-    manifest_path = lake.path(*EXPORT_MANIFEST)
-    if not lake.exists(manifest_path):
+    doc = read_manifest(lake)  # a damaged manifest is a clear error: ids would silently restart otherwise
+    if doc is None:
         return None, None
     found: dict[str, ir.Table] = {}
-    for e in lake.read_json(manifest_path).get("entities", []):
-        parts = e.get("dataPartitions", [])
-        if e["entityName"] in ("AlternateKey", "IdChangeLog") and parts:
-            folder = lake.path("export", posixpath.dirname(parts[0]["location"]))
+    for name, _, locations in manifest_from_json(doc)[1]:
+        if name in ("AlternateKey", "IdChangeLog") and locations:
+            folder = lake.path("export", posixpath.dirname(locations[0]))
             if lake.has_table(folder):
-                found[e["entityName"]] = engine.read(folder)
+                found[name] = engine.read(folder)
     return found.get("AlternateKey"), found.get("IdChangeLog")
 
 

@@ -1,0 +1,101 @@
+"""Export snapshots: written whole, marked complete, and only then published, kept or pruned.
+
+A snapshot folder ``export/snapshots/<run_id>/`` counts only once its ``_complete.json`` marker exists; the marker
+is written after every entity was copied and verified, and removed first when a snapshot is pruned, so a crash
+at any instant leaves either a complete snapshot or an incomplete one that the next run deletes.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import TYPE_CHECKING, Any
+
+from custdim import failpoints
+from custdim.errors import StageError
+from custdim.lake.cdm import manifest_from_json
+from custdim.lake.layout import EXPORT_MANIFEST
+from custdim.report import now_iso
+
+if TYPE_CHECKING:
+    from custdim.lake import Lake
+
+MARKER = "_complete.json"
+MANIFEST = EXPORT_MANIFEST
+
+
+def marker(lake: Lake, run_id: str) -> str:
+    return posixpath.join(lake.snapshot(run_id), MARKER)
+
+
+def mark_complete(lake: Lake, run_id: str, rows: dict[str, int]) -> None:
+    """Declare a snapshot whole: every entity copied and verified (row counts as written)."""
+    lake.write_json(marker(lake, run_id), {"run_id": run_id, "completed_at": now_iso(), "rows": rows})
+
+
+def is_complete(lake: Lake, run_id: str) -> bool:
+    return lake.exists(marker(lake, run_id))
+
+
+def all_snapshots(lake: Lake) -> list[str]:
+    """Run ids of every snapshot folder, complete or not, oldest first."""
+    root = lake.snapshot()
+    if not lake.exists(root):
+        return []
+    return sorted(posixpath.basename(p.rstrip("/")) for p in lake.fs.ls(root, detail=False) if lake.fs.isdir(p))
+
+
+def read_manifest(lake: Lake) -> dict[str, Any] | None:
+    """The published manifest document (None before the first publish); StageError if it is damaged."""
+    path = lake.export_manifest()
+    if not lake.exists(path):
+        return None
+    recover = (
+        "it was changed outside custdim. The snapshots under "
+        f"{lake.url('export', 'snapshots')} are intact: restore the manifest from a backup, or delete it to publish "
+        "afresh (the CustomerId history then restarts: every id is new)"
+    )
+    try:
+        data = lake.read_json(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StageError(
+            f"the published manifest {lake.url('export', MANIFEST)} is not valid JSON ({exc}); {recover}"
+        ) from None
+    try:
+        manifest_from_json(data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise StageError(
+            f"the published manifest {lake.url('export', MANIFEST)} is not a CDM manifest (missing or malformed "
+            f"{exc}); {recover}"
+        ) from None
+    return dict(data)
+
+
+def manifest_snapshot(doc: dict[str, Any]) -> str | None:
+    """The run id of the snapshot a manifest publishes (its partitions all live in one snapshot folder)."""
+    _, entities = manifest_from_json(doc)
+    for _, _, locations in entities:
+        for loc in locations:
+            parts = loc.split("/")
+            if len(parts) > 2 and parts[0] == "snapshots":
+                return parts[1]
+    return None
+
+
+def prune(lake: Lake, keep: int, protected: set[str]) -> list[str]:
+    """Delete all but the newest ``keep`` complete snapshots, and every incomplete one, never a protected one.
+
+    Runs only under the lake's run lock, so an incomplete snapshot is always the leftover of a dead run.
+    """
+    snaps = all_snapshots(lake)
+    complete = [s for s in snaps if is_complete(lake, s)]
+    kept = set(complete[-keep:]) | protected
+    removed = []
+    for snap in snaps:
+        if snap in kept:
+            continue
+        # The marker goes first: a crash mid-delete leaves an incomplete snapshot, never a damaged complete one.
+        lake.remove(marker(lake, snap))
+        lake.remove(lake.snapshot(snap))
+        removed.append(snap)
+        failpoints.reached("publish.pruned_one")
+    return removed
