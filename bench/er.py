@@ -62,12 +62,18 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
 )
 
 PHASES = ("generate", "ingest", "custdim", "splink", "splink-tune")
+RULE_SETS = ("three", "nine")
+STYLES = ("default", "messy")
+VARIANT: dict[str, str] = {"config": "three", "style": "default"}
+"""Rule set and generator style of this run; the parent writes it to :data:`VARIANT_FILE` for its phase processes."""
+VARIANT_FILE = "bench-variant.json"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.phase is not None:
         return _child(args.phase, Path(args.dir), args.records[0], args.seed, args.threshold)
+    VARIANT.update(config=args.config, style=args.style)
     return run(args.records, args.seed, args.out, args.splink_threshold)
 
 
@@ -81,6 +87,15 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help=f"skip tuning and use this Splink match probability (default: tune on seed {TUNING_SEED})",
+    )
+    parser.add_argument(
+        "--config",
+        choices=RULE_SETS,
+        default="three",
+        help="custdim rules (and the Splink model mirroring them): the demo's three or the nine-rule set",
+    )
+    parser.add_argument(
+        "--style", choices=STYLES, default="default", help="demo generator style: default, or messy (see demo.messy)"
     )
     # Internal: run one phase in this process and print its JSON on stdout.
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
@@ -108,12 +123,34 @@ def people_for(records: int) -> int:
     return max(1, round(records / RECORDS_PER_PERSON))
 
 
+def _suffix() -> str:
+    default = VARIANT == {"config": "three", "style": "default"}
+    return "" if default else f"-{VARIANT['config']}-{VARIANT['style']}"
+
+
 def work_dir(records: int) -> Path:
-    return WORK_DIR / f"er-{records}"
+    return WORK_DIR / f"er-{records}{_suffix()}"
 
 
 def tuning_dir() -> Path:
-    return WORK_DIR / f"er-tune-{TUNING_RECORDS}-seed{TUNING_SEED}"
+    return WORK_DIR / f"er-tune-{TUNING_RECORDS}-seed{TUNING_SEED}{_suffix()}"
+
+
+def results_stem() -> str:
+    """``er`` for the demo's own setting, ``er-<config>-<style>`` otherwise, so no variant overwrites another."""
+    return f"er{_suffix()}"
+
+
+def _start_dir(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    (directory / VARIANT_FILE).write_text(json.dumps(VARIANT), encoding="utf-8")
+
+
+def read_variant(directory: Path) -> dict[str, str]:
+    """The rule set and generator style a work folder was started with."""
+    path = directory / VARIANT_FILE
+    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else dict(VARIANT)
 
 
 # --- parent ---------------------------------------------------------------------------------------------------------
@@ -165,7 +202,7 @@ def run(records: tuple[int, ...], seed: int, out: Path, splink_threshold: float 
 def tune_splink() -> dict[str, Any]:
     """Choose Splink's match-probability threshold on the tuning seed: best cluster F1 over :data:`THRESHOLD_GRID`."""
     directory = tuning_dir()
-    shutil.rmtree(directory, ignore_errors=True)
+    _start_dir(directory)
     base: dict[str, Any] = {"seed": TUNING_SEED, "records": TUNING_RECORDS, "people": people_for(TUNING_RECORDS)}
     base |= {"criterion": "highest cluster F1 (ties: highest pairwise F1)", "grid_thresholds": list(THRESHOLD_GRID)}
     for phase in ("generate", "ingest", "splink-tune"):
@@ -210,7 +247,7 @@ def tune_splink() -> dict[str, Any]:
 def run_size(records: int, seed: int, threshold: float | None, say: Any = print) -> dict[str, Any]:
     """Generate, ingest, unify and link one size, each in a fresh process, in a fresh work folder."""
     directory = work_dir(records)
-    shutil.rmtree(directory, ignore_errors=True)
+    _start_dir(directory)
     timestamp = datetime.now(UTC).isoformat(timespec="seconds")
     results: dict[str, dict[str, Any]] = {}
     for phase in ("generate", "ingest", "custdim", "splink"):
@@ -341,7 +378,7 @@ def generate_phase(directory: Path, records: int, seed: int) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     with RssSampler() as rss, rss.phase("generate"):
         started = time.perf_counter()
-        dataset = generate(directory, customers=people_for(records), seed=seed)
+        dataset = generate(directory, customers=people_for(records), seed=seed, style=read_variant(directory)["style"])
         seconds = time.perf_counter() - started
     return {
         "status": "succeeded",
@@ -357,7 +394,8 @@ def ingest_phase(directory: Path) -> dict[str, Any]:
     from custdim.demo.project_file import write_project_file
     from custdim.project import Project
 
-    write_project_file(directory, "duckdb")
+    variant = read_variant(directory)
+    write_project_file(directory, "duckdb", style=variant["style"], rules=variant["config"])
     project = Project.load(directory)
     started = time.perf_counter()
     report = project.run(stage="ingest")
@@ -524,6 +562,8 @@ def document(
     return {
         "version": RESULTS_VERSION,
         "benchmark": "er",
+        "config": VARIANT["config"],
+        "style": VARIANT["style"],
         "seed": seed,
         "timestamp": timestamp,
         **environment,
@@ -537,7 +577,7 @@ def document(
             "every system runs in its own process",
             "quality": "truth records only; pairwise and exact-cluster precision / recall / F1",
         },
-        "splink_configuration": configuration(),
+        "splink_configuration": configuration(VARIANT["config"], VARIANT["style"]),
         "splink_threshold": tuning,
         "targets": {
             "records": TARGET_RECORDS,
@@ -549,7 +589,7 @@ def document(
 
 def write_results(out: Path, doc: dict[str, Any]) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out / "er.json", out / "er.md"
+    json_path, md_path = out / f"{results_stem()}.json", out / f"{results_stem()}.md"
     json_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     md_path.write_text(render_markdown(doc), encoding="utf-8")
     return json_path, md_path
@@ -571,6 +611,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- {machine['platform']}, {machine['cpu_count']} CPUs ({machine['cpu_model']}), "
         f"{_gib(machine['total_memory_bytes'])} RAM",
         f"- Python {machine['python']}, duckdb {machine['duckdb']}, ibis {machine['ibis']}, splink {machine['splink']}",
+        f"- custdim rules: `{doc.get('config', 'three')}`; generator style: `{doc.get('style', 'default')}`",
         "",
         "Both systems start from the same landed raw Parquet (custdim's ingest) and run in their own processes. "
         "custdim *unify* = map + match + cluster + merge (sum of the wall times of one `Project.run(stage=...)` each); "
@@ -582,6 +623,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     ]
     for run in doc["runs"]:
         lines += _size_section(run)
+        lines += _rule_section(run)
     lines += _targets_section(doc)
     lines += _splink_section(doc)
     return "\n".join(lines)
@@ -664,6 +706,33 @@ def _size_section(run: dict[str, Any]) -> list[str]:
             "",
         ]
     return lines
+
+
+def _rule_section(run: dict[str, Any]) -> list[str]:
+    """custdim's match stage per rule pass: the stage reports counts per rule, not seconds, so counts are shown."""
+    match = next((s for s in run.get("custdim", {}).get("stages", []) if s["name"] == "match"), None)
+    if match is None or not match.get("details", {}).get("rules"):
+        return []
+    rows = [
+        ["rule pass", "candidates", "pairs", "records matched", "near misses"],
+        ["---", "---:", "---:", "---:", "---:"],
+    ]
+    for name, d in match["details"]["rules"].items():
+        rows.append([name, f"{d['candidates']:,}", f"{d['pairs']:,}", f"{d['records']:,}", f"{d['near_misses']:,}"])
+    custdim, splink = run.get("custdim", {}), run.get("splink", {})
+    return [
+        f"Whole-run wall time of each tool's process (imports, all its phases and scoring): custdim "
+        f"{_num(custdim.get('process_seconds'), 1)} s (unify {_num(custdim.get('unify_seconds'), 1)} s), Splink "
+        f"{_num(splink.get('process_seconds'), 1)} s (its four phases {_num(splink.get('total_seconds'), 1)} s).",
+        "",
+        f"### custdim match stage per rule pass ({run['records']:,} records)",
+        "",
+        f"The match stage took {_num(match.get('wall_seconds'), 1)} s in all. It reports candidates, pairs and "
+        "matched records per rule pass but no time per pass, so no per-pass seconds are shown.",
+        "",
+        _table(rows),
+        "",
+    ]
 
 
 def _candidates_line(custdim: dict[str, Any]) -> list[str]:

@@ -79,17 +79,47 @@ _POSTCODE = (
 )
 
 
-def input_sql(directory: Path) -> str:
-    """One table in the common schema, cleaned: unique_id = ``source|table|key``."""
+# Birth dates as text in the messy style: each layout read by its own format. Two-digit years are read by DuckDB as
+# 1969-2068, so a "year" after the data's as-of date is a century early (a 1950 birth written "50").
+_DOB_FORMATS = (
+    (r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", "%Y-%m-%d"),
+    (r"^[0-9]{8}$", "%Y%m%d"),
+    (r"^[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}$", "%d.%m.%Y"),
+    (r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$", "%m/%d/%Y"),
+    (r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}$", "%m/%d/%y"),
+)
+_DOB_TEXT = (
+    "CAST(CASE "
+    + " ".join(
+        "WHEN regexp_matches({c}, '" + rx + "') THEN try_strptime(left({c}, 10), '" + fmt + "')"
+        for rx, fmt in _DOB_FORMATS
+    )
+    + " END AS DATE)"
+)
+_DOB = "CASE WHEN {d} > DATE '2025-06-30' THEN CAST({d} - INTERVAL 100 YEAR AS DATE) ELSE {d} END"
+
+
+def input_sql(directory: Path, style: str = "default") -> str:
+    """One table in the common schema, cleaned: unique_id = ``source|table|key``.
+
+    With ``style="messy"`` the shop and POS tables have text birth dates too, parsed here; CRM addresses are kept.
+    """
     parts = []
     for (source, table), cols in COLUMNS.items():
         path = str(directory / "lake" / "raw" / source / table / "*.parquet").replace("'", "''")
-        dob = f"CAST({cols['dob']} AS DATE)" if cols["dob"] else "CAST(NULL AS DATE)"
+        column = cols["dob"] if style == "default" else "birth_date"
+        if column is None:
+            dob = "CAST(NULL AS DATE)"
+        else:
+            # replace, not format: the regexes have braces of their own
+            text = _DOB_TEXT.replace("{c}", f"trim(CAST({column} AS VARCHAR))")
+            dob = _DOB.format(d=f"({text})")
+        street = "street" if (source, table) == ("crm", "contacts") else "NULL"
         parts.append(
             f"SELECT '{source}|{table}|' || {cols['key']} AS unique_id, '{source}.{table}' AS source_dataset, "
             f"{cols['first_name']} AS first_name, {cols['surname']} AS surname, {cols['email']} AS email, "
-            f"{cols['phone']} AS phone, CAST({cols['postcode']} AS VARCHAR) AS postcode, {dob} AS dob "
-            f"FROM read_parquet('{path}')"
+            f"{cols['phone']} AS phone, CAST({cols['postcode']} AS VARCHAR) AS postcode, {dob} AS dob, "
+            f"CAST({street} AS VARCHAR) AS address FROM read_parquet('{path}')"
         )
     raw = "\nUNION ALL\n".join(parts)
     phone = _PHONE.format(d="phone_digits")
@@ -105,13 +135,19 @@ def input_sql(directory: Path) -> str:
             {_EMAIL.format(c="email")} AS email,
             {phone} AS phone,
             {_POSTCODE.format(c="postcode")} AS postcode,
-            dob
+            dob,
+            {_NAME.format(c="address")} AS address
         FROM digits
     """
 
 
-def settings() -> SettingsCreator:
-    """The model: out-of-the-box comparisons from ``splink.comparison_library``, term frequencies on exact names."""
+def settings(config: str = "three") -> SettingsCreator:
+    """The model: out-of-the-box comparisons from ``splink.comparison_library``, term frequencies on exact names.
+
+    ``config="nine"`` adds the address (CRM only) and blocks on the nine custdim rules' fields instead.
+    """
+    extra = [cl.ExactMatch("address")] if config == "nine" else []
+    rules = NINE_PREDICTION_BLOCKING_RULES if config == "nine" else PREDICTION_BLOCKING_RULES
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
@@ -129,8 +165,9 @@ def settings() -> SettingsCreator:
             # Only the CRM has birth dates: exact / one edit / within a month, a year, ten years / else. Profiling the
             # tuning data shows spikes (5% of birth dates are one day), hence term frequencies on the exact level.
             cl.DateOfBirthComparison("dob", input_is_string=False).configure(term_frequency_adjustments=True),
+            *extra,
         ],
-        blocking_rules_to_generate_predictions=[*PREDICTION_BLOCKING_RULES],
+        blocking_rules_to_generate_predictions=[*rules],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
@@ -146,6 +183,18 @@ PREDICTION_BLOCKING_RULES: tuple[BlockingRuleCreator, ...] = (
     block_on("surname", "dob"),
 )
 
+# The nine custdim rules' field sets, one block each: the pairs Splink scores are the pairs custdim's rules look at.
+NINE_PREDICTION_BLOCKING_RULES: tuple[BlockingRuleCreator, ...] = (
+    block_on("email", "surname"),
+    block_on("email", "first_name"),
+    block_on("email", "dob"),
+    block_on("dob", "surname", "first_name"),
+    block_on("dob", "postcode", "first_name"),
+    block_on("phone", "first_name", "surname"),
+    block_on("phone", "dob"),
+    block_on("postcode", "address", "first_name", "surname"),
+    block_on("postcode", "surname", "first_name"),
+)
 
 # Near-certain matches for the prior (probability two random records match); recall is our honest guess of their share
 # of all true matches (they miss typos, missing values, other e-mails, moves).
@@ -161,9 +210,15 @@ U_SEED = 42
 EM_BLOCKING_RULES = (block_on("email"), block_on("surname", "postcode"))
 
 
-def configuration() -> dict[str, Any]:
+def configuration(config: str = "three", style: str = "default") -> dict[str, Any]:
     """The configuration in words and values, for the results file."""
+    rules = NINE_PREDICTION_BLOCKING_RULES if config == "nine" else PREDICTION_BLOCKING_RULES
+    dob = "CRM birth_date as DATE (null for shop and POS)"
+    if style == "messy":
+        dob = "every table's birth_date text parsed by its layout (" + ", ".join(f for _, f in _DOB_FORMATS) + ")"
     return {
+        "config": config,
+        "style": style,
         "splink": _splink_version(),
         "backend": "DuckDBAPI (in-memory, table materialisation)",
         "link_type": "dedupe_only over the union of crm.contacts, shop.accounts, pos.members",
@@ -173,7 +228,8 @@ def configuration() -> dict[str, Any]:
             "email": "lower, trim, '' -> null",
             "phone": "drop extension, digits only, 11 digits with leading 1 -> 10 digits, not 10 digits -> null",
             "postcode": "3-5 digits zero-padded to 5, ZIP+4 -> first 5",
-            "dob": "CRM birth_date as DATE (null for shop and POS)",
+            "dob": dob,
+            "address": "CRM street, lower, trim, collapse whitespace (null for shop and POS)",
         },
         "comparisons": [
             "NameComparison(first_name) [tf on exact]",
@@ -182,8 +238,9 @@ def configuration() -> dict[str, Any]:
             "ExactMatch(phone)",
             "ExactMatch(postcode) [tf on exact]",
             "DateOfBirthComparison(dob, input_is_string=False) [tf on exact]",
+            *(["ExactMatch(address)"] if config == "nine" else []),
         ],
-        "blocking_rules_to_generate_predictions": [_rule_sql(r) for r in PREDICTION_BLOCKING_RULES],
+        "blocking_rules_to_generate_predictions": [_rule_sql(r) for r in rules],
         "training": {
             "estimate_probability_two_random_records_match": {
                 "deterministic_rules": [_rule_sql(r) for r in DETERMINISTIC_RULES],
@@ -212,6 +269,9 @@ class SplinkRun:
     """One Splink model over one generated dataset; every step timed and memory-sampled as its phase."""
 
     def __init__(self, directory: Path, rss: RssSampler) -> None:
+        from bench.er import read_variant
+
+        self.variant = read_variant(directory)
         self.directory = directory
         self.rss = rss
         self.seconds: dict[str, float] = {}
@@ -230,14 +290,14 @@ class SplinkRun:
 
     def prepare(self) -> None:
         with self.phase("prepare"):
-            self._query(input_sql(self.directory))
+            self._query(input_sql(self.directory, self.variant["style"]))
             self.table = self.db_api.register(INPUT_TABLE, dataset_display_name="customers")
         self.facts["input_records"] = int(self._query(f"SELECT count(*) FROM {INPUT_TABLE}")[0][0])
 
     def train(self) -> None:
         assert self.table is not None, "prepare() first"
         with self.phase("training"):
-            linker = Linker(self.table, settings(), log_level=logging.WARNING)
+            linker = Linker(self.table, settings(self.variant["config"]), log_level=logging.WARNING)
             linker.training.estimate_probability_two_random_records_match(
                 list(DETERMINISTIC_RULES), recall=DETERMINISTIC_RECALL
             )

@@ -60,11 +60,13 @@ class Project:
         progress: ProgressFn | None = None,
         engine: str | None = None,
         wait: bool = False,
+        keep_steps: bool = False,
     ) -> RunReport:
         """Run the whole pipeline, or one stage on the outputs of earlier runs.
 
         Holds the lake's run lock throughout (``wait``: queue behind a running run instead of failing). Once the
         lock is held, a run report is always written, also when the engine fails to start or a stage fails.
+        ``keep_steps`` (debugging) also writes every intermediate step to ``work/<run_id>/steps/``.
         """
         from custdim.stages.registry import STAGES
 
@@ -75,11 +77,16 @@ class Project:
         with RunLock(self.lake).hold(report.run_id, wait=wait) as notes:
             report.started_at = now_iso()  # a run waiting for the lock starts once it holds it
             failpoints.reached("run.locked")
-            self._execute(report, selected, progress, notes)
+            self._execute(report, selected, progress, notes, keep_steps)
         return report
 
     def _execute(
-        self, report: RunReport, selected: list[StageSpec], progress: ProgressFn | None, notes: list[str]
+        self,
+        report: RunReport,
+        selected: list[StageSpec],
+        progress: ProgressFn | None,
+        notes: list[str],
+        keep_steps: bool,
     ) -> None:
         from custdim.engines import create_engine
         from custdim.stages import state
@@ -94,6 +101,9 @@ class Project:
             if len(selected) == 1:
                 state.check_chain(self.lake, selected[0].requires, {s.name: s for s in STAGES})
             eng = create_engine(report.engine, self.lake, self.config.spark)
+            if keep_steps:
+                eng.keep_steps = self.lake.path("work", report.run_id, "steps")
+                report.notes.append(f"every step is kept under {self.lake.url('work', report.run_id, 'steps')}")
             ctx = RunContext(self.config, self.lake, eng, report)
             if progress is not None:
                 ctx.progress = progress
@@ -104,6 +114,7 @@ class Project:
                 state.begin(self.lake, spec.name)
                 failpoints.reached(f"stage.{spec.name}.begun")
                 spec.run(ctx, current)
+                eng.release_steps()
                 failpoints.reached(f"stage.{spec.name}.ran")
                 state.commit(self.lake, spec, report.run_id)
                 current.seconds = round(time.perf_counter() - started, 3)
@@ -165,3 +176,18 @@ class Project:
         from custdim.stages.publish.catalog import ensure
 
         return views(ensure(self.lake), self.lake.path("export"))
+
+    def profile(self) -> dict[str, object]:
+        """Value profile of the last run's mapped records (the map stage's ``details["profile"]``, recomputed)."""
+        from custdim.engines import create_engine
+        from custdim.stages.unify.map import RECORDS
+        from custdim.stages.unify.profile import profile_records
+
+        path = self.lake.work_table(*RECORDS)
+        if not self.lake.has_table(path):
+            raise StageError("no mapped records yet: run `custdim run` (or `custdim run --stage map`) first")
+        engine = create_engine(self.config.engine, self.lake, self.config.spark)
+        try:
+            return profile_records(engine, engine.read(path), self.config)
+        finally:
+            engine.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from collections import Counter, defaultdict
@@ -429,3 +430,72 @@ def test_accents_phones_and_rates_validation() -> None:
         CorruptionRates(email_missing=1.5)
     with pytest.raises(ValueError):
         generate(Path("unused"), customers=0)
+
+
+def test_default_style_output_is_unchanged(tmp_path: Path) -> None:
+    # Recorded before the messy style existed: the default style must keep writing exactly these files.
+    ds = generate(tmp_path, customers=1500, seed=11)
+    assert ds.rows == {
+        "crm.contacts": 1087, "shop.accounts": 859, "shop.orders": 1937,
+        "pos.members": 690, "pos.receipts": 2277, "pos.receipt_lines": 4497,
+    }  # fmt: skip
+    truth = ds.truth_path.read_bytes()
+    assert len(truth.splitlines()) - 1 == 2628
+    assert hashlib.sha256(truth).hexdigest() == "d3b703933d6b8e5b77b31a3beb12d82cc6afc6b2b27d1c1afdc29a964f28018e"
+    digest = hashlib.sha256()
+    for table in sorted(ds.files):
+        digest.update(ds.files[table].read_bytes())
+    assert digest.hexdigest() == "60b3b6a619fbf7dc865c5addb27fbc4d9c94eb8cf11f170a82d0a20bf7aceab3"
+
+
+def test_messy_style_adds_text_birth_dates_twins_and_shared_emails(tmp_path: Path) -> None:
+    ds = generate(tmp_path, customers=3000, seed=5, style="messy")
+    truth = list(csv.DictReader(ds.truth_path.open(encoding="utf-8")))
+    shop = pq.read_table(ds.files["shop.accounts"]).to_pylist()
+    # The parquet table has no broken rows, so the truth lists exactly its accounts.
+    assert sorted(r["key"] for r in truth if r["source"] == "shop") == sorted(r["account_id"] for r in shop)
+    shop_dates = [r["birth_date"] for r in shop if r["birth_date"]]
+    assert any(re.fullmatch(r"[0-9]{8}", d) for d in shop_dates)
+    assert any(re.fullmatch(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}", d) for d in shop_dates)
+    members = list(csv.DictReader(ds.files["pos.members"].open(encoding="utf-8"), delimiter=";"))
+    for row in members:
+        if row.get("birth_date") and row.get("store_country") == "DE":
+            assert re.fullmatch(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}", row["birth_date"])
+        elif row.get("birth_date") and row.get("store_country") == "US":
+            assert re.fullmatch(r"[0-9]{2}/[0-9]{2}/[0-9]{4}", row["birth_date"])
+    # Twins: two people with the same birth date, surname and zip but different first names, in the CRM.
+    person = {(r["source"], r["key"]): r["person_id"] for r in truth}
+    crm = [
+        r for r in csv.DictReader(ds.files["crm.contacts"].open(encoding="utf-8")) if ("crm", r["contact_id"]) in person
+    ]
+    seen: dict[tuple[str, str, str], set[str]] = {}
+    for r in crm:
+        if r["birth_date"] and r["last_name"] and r["zip"]:
+            seen.setdefault((r["birth_date"], r["last_name"], r["zip"]), set()).add(person["crm", r["contact_id"]])
+    assert any(len(people) > 1 for people in seen.values())
+    # Name-derived e-mails are shared by different people.
+    owners: dict[str, set[str]] = {}
+    for r in crm:
+        if r["email"]:
+            owners.setdefault(r["email"].strip().lower(), set()).add(person["crm", r["contact_id"]])
+    assert sum(len(p) > 1 for p in owners.values()) > 10
+
+
+def test_unknown_style_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="style"):
+        generate(tmp_path, customers=10, style="tidy")
+
+
+def test_project_file_variants(tmp_path: Path) -> None:
+    from custdim.demo.project_file import TEMPLATE, write_project_file
+    from custdim.project import Project
+
+    default = write_project_file(tmp_path, "duckdb").read_text(encoding="utf-8")
+    assert default == TEMPLATE.format(dir=tmp_path, engine="duckdb")
+    generate(tmp_path, customers=50, seed=1, style="messy")
+    nine = write_project_file(tmp_path, "duckdb", style="messy", rules="nine").read_text(encoding="utf-8")
+    assert nine.count("birth_date: Person.BirthDate") == 3
+    assert "zip-last-name-first-name" in nine and "same-email" not in nine
+    unify = Project.load(tmp_path).config.unify
+    assert unify is not None and unify.match is not None
+    assert len(unify.match.rules) == 9 and all(len(d.rules) == 9 for d in unify.dedupe)

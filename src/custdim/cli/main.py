@@ -112,6 +112,9 @@ def run(
     wait: Annotated[
         bool, typer.Option("--wait", help="If another run is using the lake, wait for it instead of failing.")
     ] = False,
+    keep_steps: Annotated[
+        bool, typer.Option("--keep-steps", help="Debug: also write every intermediate step to lake/work/<run>/steps.")
+    ] = False,
 ) -> None:
     """Run the pipeline (or one stage) and print a summary."""
     from custdim.cli.progress import progress_bars
@@ -120,7 +123,7 @@ def run(
 
     p = Project.load(project)
     with progress_bars(console) as progress:
-        report = p.run(stage=stage, progress=progress, engine=engine, wait=wait)
+        report = p.run(stage=stage, progress=progress, engine=engine, wait=wait, keep_steps=keep_steps)
     run_summary(console, report)
     match_rates(console, report)
 
@@ -252,6 +255,16 @@ def unify_diff(project: ProjectDir = Path()) -> None:
     with progress_bars(console) as progress:
         changes = preview_changes(Project.load(project), progress)
     id_changes(console, changes)
+
+
+@unify_app.command("profile")
+@_errors
+def unify_profile(project: ProjectDir = Path()) -> None:
+    """Profile the last run's mapped values per table and field: nulls, junk, formats, top values, normalizers."""
+    from custdim.cli.render import value_profile
+    from custdim.project import Project
+
+    value_profile(console, Project.load(project).profile())
 
 
 map_app = typer.Typer(help="Map source columns to semantic types.", no_args_is_help=True)

@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -198,3 +199,36 @@ def model_weights(console: Console, model: MatchModel) -> None:
         w = fm.weights()
         table.add_row(f, f"{fm.m[2]:.3f}", f"{fm.u[2]:.4f}", f"{w[2]:+.1f}", f"{w[1]:+.1f}", f"{w[0]:+.1f}")
     console.print(table)
+
+
+def _cut(text: str, width: int = 24) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def value_profile(console: Console, profile: dict[str, Any]) -> None:
+    """Per unify table: each field's nulls, junk, distinct values, formats, top values, normalizers; then warnings."""
+    for name, t in profile["tables"].items():
+        table = Table(title=f"{name} ({t['rows']:,} records)", title_justify="left", show_lines=True)
+        for col in ("field", "nulls", "junk", "distinct", "top shapes", "top values", "normalizer changed / rejected"):
+            table.add_column(col, justify="right" if col in ("nulls", "junk", "distinct") else "left")
+        for field, p in t["fields"].items():
+            shapes = "\n".join(f"{_cut(s['shape'])} {s['share']:.0%}" for s in p["shapes"][:3])
+            values = "\n".join(
+                f"{_cut(v['value'])} ×{v['count']:,}" + (" junk?" if v["junk_candidate"] else "")
+                for v in p["top_values"][:3]
+            )
+            norms = "\n".join(
+                f"{n['label']}: {n['changed_share']:.1%} / {n['rejected_share']:.1%}" for n in p["normalizers"]
+            )
+            table.add_row(
+                field,
+                f"{p['null_share']:.1%}",
+                f"{p['junk_share']:.1%}",
+                f"{p['distinct']:,}",
+                escape(shapes),
+                escape(values),
+                escape(norms),
+            )
+        console.print(table)
+    for w in profile["warnings"]:
+        console.print(f"[yellow]warning[/] {escape(w)}", highlight=False)

@@ -80,6 +80,12 @@ class ProjectConfig(Model):
                 for k, name in enumerate(rule.tables or []):
                     if name not in unify_tables:
                         raise CrossCheckError(f"{prefix}[{r}].tables[{k}]", _unknown("unify table", name, unify_tables))
+        for k, conflict in enumerate(self.unify.conflicts or []):
+            for c, cond in enumerate(conflict.conditions):
+                if cond.field not in fields:
+                    raise CrossCheckError(
+                        f"unify.conflicts[{k}].conditions[{c}].field", _unknown("unified field", cond.field, fields)
+                    )
         for i, d in enumerate(self.unify.dedupe):
             if d.table not in unify_tables:
                 raise CrossCheckError(f"unify.dedupe[{i}].table", _unknown("unify table", d.table, unify_tables))

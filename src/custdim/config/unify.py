@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from custdim.config.base import Model
+from custdim.semantic.dates import DATE_TYPES, DEFAULT_PIVOT, DateOrder
 from custdim.semantic.types import check_semantic_type
 
 PRECISIONS: dict[str, int] = {"exact": 100, "high": 80, "medium": 60, "low": 30}
@@ -23,6 +24,27 @@ class UnifyTable(Model):
 
     table: str = Field(description="'<source>.<table>'")
     fields: dict[str, str] = Field(min_length=1)
+    date_order: DateOrder | dict[str, DateOrder] | None = Field(
+        default=None,
+        description="How short dates (a/b/year) are read: mdy, dmy or ymd, for every date column or per column; "
+        "decided from the values when not given.",
+    )
+
+    @model_validator(mode="after")
+    def _date_order_columns(self) -> UnifyTable:
+        if isinstance(self.date_order, dict):
+            unknown = sorted(set(self.date_order) - set(self.fields))
+            if unknown:
+                raise ValueError(
+                    f"date_order names columns not in fields: {', '.join(unknown)}; mapped: {', '.join(self.fields)}"
+                )
+        return self
+
+    def date_order_for(self, column: str) -> DateOrder | None:
+        """The configured order of a column's short dates, if any."""
+        if isinstance(self.date_order, dict):
+            return self.date_order.get(column)
+        return self.date_order
 
     @field_validator("fields")
     @classmethod
@@ -57,6 +79,7 @@ class Condition(Model):
     aliases: str | None = Field(default=None, description="CSV file of value,alias pairs that count as equal.")
     bypass: list[str] | str | None = Field(default=None, description="Values that never match, or a file of them.")
     swap_day_month: bool = Field(default=False, description="Dates: also equal when day and month are swapped.")
+    max_days: int | None = Field(default=None, ge=0, description="Dates: equal when at most this many days apart.")
 
     @field_validator("precision")
     @classmethod
@@ -69,6 +92,8 @@ class Condition(Model):
     def _method_needs_fuzzy(self) -> Condition:
         if self.method == "jaro_winkler" and self.is_exact:
             raise ValueError("method jaro_winkler needs a fuzzy precision (high, medium, low or 1-99)")
+        if self.max_days is not None and self.threshold != 100:
+            raise ValueError("max_days compares dates by distance; leave precision at exact")
         return self
 
     @property
@@ -78,7 +103,8 @@ class Condition(Model):
 
     @property
     def is_exact(self) -> bool:
-        return self.threshold == 100
+        # A max_days condition accepts different values, so it can be no blocking key.
+        return self.threshold == 100 and self.max_days is None
 
 
 class Rule(Model):
@@ -116,6 +142,24 @@ def _unique_names(rules: list[Rule]) -> None:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"rule names must be unique; repeated: {', '.join(dupes)}")
+
+
+class Conflict(Model):
+    """Records that contradict each other on every condition here are two people: the cluster stage keeps them in
+    one profile only when a direct match links them (a chain of matches through others is not enough)."""
+
+    name: str
+    conditions: list[Condition] = Field(
+        min_length=1, description="Each holds when both values exist and do NOT reach its precision."
+    )
+
+
+def default_conflicts(fields: list[str]) -> list[Conflict]:
+    """Without a ``conflicts:`` section: a different first name AND a different birth date mean a different person."""
+    if not {"FirstName", "BirthDate"} <= set(fields):
+        return []
+    first = Condition(field="FirstName", precision="high", normalize=["name", "lowercase", "unicode"])
+    return [Conflict(name="first-name-and-birth-date", conditions=[first, Condition(field="BirthDate")])]
 
 
 class Dedupe(Model):
@@ -207,7 +251,17 @@ class Unify(Model):
     default_country: str = Field(default="US", description="Country for phone numbers without a country code.")
     max_block_size: int = Field(default=1000, ge=2, description="Blocking keys shared by more records are skipped.")
     max_cluster_size: int = Field(default=50, ge=2, description="Larger profiles are split at their weakest links.")
+    conflicts: list[Conflict] | None = Field(
+        default=None,
+        description="When records contradict each other (default: first name and birth date both differ); [] = off.",
+    )
     id_namespace: str | None = Field(default=None, description="Namespace of CustomerIds; defaults to the project.")
+    two_digit_year_pivot: int = Field(
+        default=DEFAULT_PIVOT,
+        ge=0,
+        le=100,
+        description="Dates with 2-digit years: below the pivot is 20yy, at or above it 19yy (fixed, not today-based).",
+    )
 
     @field_validator("default_country")
     @classmethod
@@ -223,6 +277,36 @@ class Unify(Model):
                 f"unknown country {v!r}{hint}; use a two-letter ISO 3166 region code such as US, GB, DE, FR, CA, AU"
             )
         return region
+
+    @model_validator(mode="after")
+    def _max_days_on_dates(self) -> Unify:
+        # Only known types are checked here; a custom field may still hold date columns, which the map stage checks.
+        types = self.field_types()
+        for field, where in self.max_days_uses():
+            semantic = types.get(field)
+            if semantic and semantic not in DATE_TYPES and not check_semantic_type(semantic).is_custom:
+                raise ValueError(f"{where}.max_days: max_days needs a date field; {field} is {semantic}")
+        return self
+
+    def max_days_uses(self) -> list[tuple[str, str]]:
+        """(field, config path of the condition) of every condition with ``max_days``."""
+        groups: list[tuple[str, list[Condition]]] = []
+        for i, d in enumerate(self.dedupe):
+            for j, r in enumerate(d.rules):
+                groups.append((f"unify.dedupe[{i}].rules[{j}].conditions", r.conditions))
+                groups += [(f"unify.dedupe[{i}].rules[{j}].exceptions[{k}]", e) for k, e in enumerate(r.exceptions)]
+        for j, r in enumerate(self.match.rules if self.match else []):
+            groups.append((f"unify.match.rules[{j}].conditions", r.conditions))
+            groups += [(f"unify.match.rules[{j}].exceptions[{k}]", e) for k, e in enumerate(r.exceptions)]
+        for j, cf in enumerate(self.conflicts or []):
+            groups.append((f"unify.conflicts[{j}].conditions", cf.conditions))
+        return [
+            (c.field, f"{path}[{n}]") for path, conds in groups for n, c in enumerate(conds) if c.max_days is not None
+        ]
+
+    def conflict_rules(self) -> list[Conflict]:
+        """The configured conflicts, or the default ones for the mapped fields."""
+        return default_conflicts(self.fields()) if self.conflicts is None else self.conflicts
 
     def ordered_tables(self) -> list[UnifyTable]:
         """Tables in match order (the first one is the primary table)."""

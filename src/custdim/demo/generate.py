@@ -28,6 +28,7 @@ from faker import Faker
 
 from custdim.demo.activity import build_catalog, make_orders, make_receipts
 from custdim.demo.corrupt import CorruptionRates
+from custdim.demo.messy import STYLES, MessyRates, messy_population, with_birth_dates
 from custdim.demo.people import build_pools, make_population
 from custdim.demo.records import CustomerTable, crm_contacts, plan_sources, pos_members, shop_accounts
 
@@ -42,6 +43,7 @@ TABLE_PATHS: dict[str, str] = {
 TRUTH_PATH = "truth/truth.csv"
 TRUTH_COLUMNS = ("source", "table", "key", "person_id")
 
+_MESSY_STREAM = 0x6D657373
 BAD_ROWS_MIN_CUSTOMERS = 1000
 """Smaller datasets get no broken rows, so tiny examples stay clean to read."""
 BAD_ROWS_MAX_PER_FILE = 20
@@ -62,15 +64,24 @@ class DemoDataset:
 
 
 def generate(
-    root: Path, customers: int = 10_000, seed: int = 42, *, rates: CorruptionRates | None = None
+    root: Path,
+    customers: int = 10_000,
+    seed: int = 42,
+    *,
+    rates: CorruptionRates | None = None,
+    style: str = "default",
 ) -> DemoDataset:
     """Generate the demo retailer under ``root``: ``customers`` real people spread over CRM, web shop and POS.
 
-    Deterministic: the same ``customers``, ``seed`` and ``rates`` always give byte-identical files. ``rates`` tunes the
-    deliberate data-quality problems (default: :class:`CorruptionRates()`, realistic levels).
+    Deterministic: the same ``customers``, ``seed``, ``rates`` and ``style`` always give byte-identical files.
+    ``rates`` tunes the deliberate data-quality problems (default: :class:`CorruptionRates()`, realistic levels).
+    ``style="messy"`` adds households, twins, colliding e-mails and text birth dates in every customer table (see
+    :mod:`custdim.demo.messy`); the truth file is exact either way.
     """
     if customers < 1:
         raise ValueError(f"customers must be at least 1, got {customers}")
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     rates = CorruptionRates() if rates is None else rates
     root = Path(root)
     # One independent stream per stage, so changing how one stage draws never shifts the others.
@@ -79,10 +90,17 @@ def generate(
     fake.seed_instance(seed)
 
     pop = make_population(customers, build_pools(fake, streams[0]), rates.household_email, streams[1])
+    # The messy style's own stream is seeded apart from the nine above, so the default style never shifts.
+    messy_rng = np.random.default_rng([seed, _MESSY_STREAM]) if style == "messy" else None
+    if messy_rng is not None:
+        pop = messy_population(pop, MessyRates(), messy_rng)
     plan = plan_sources(customers, rates, streams[2])
     crm = crm_contacts(pop, *plan["crm"], rates, streams[3])
     shop = shop_accounts(pop, *plan["shop"], rates, streams[4])
     pos = pos_members(pop, *plan["pos"], rates, streams[5])
+    if messy_rng is not None:
+        shop = with_birth_dates(shop, pop, MessyRates(), messy_rng)
+        pos = with_birth_dates(pos, pop, MessyRates(), messy_rng)
     orders = make_orders(shop.keys, shop.since_s, rates.orphan_order, streams[6])
     receipts, lines = make_receipts(pos.keys, pos.since_s, build_catalog(), streams[7])
 

@@ -118,8 +118,47 @@ activities:
 """
 
 
-def write_project_file(directory: Path, engine: str = "duckdb") -> Path:
-    """Write the demo's custdim.yaml into ``directory`` and return its path."""
+NINE_RULES = """\
+      rules: &person_rules
+        - {name: email-and-last-name, conditions: [{field: Email, normalize: [whitespace, lowercase]}, {field: LastName, precision: medium, normalize: [lowercase, unicode]}]}
+        - {name: email-and-first-name, conditions: [{field: Email, normalize: [whitespace, lowercase]}, {field: FirstName, precision: medium, normalize: [name, lowercase, unicode]}]}
+        - {name: email-and-dob, conditions: [{field: Email, normalize: [whitespace, lowercase]}, {field: BirthDate}]}
+        - {name: dob-and-names, conditions: [{field: BirthDate}, {field: LastName, precision: high, normalize: [lowercase, unicode]}, {field: FirstName, precision: medium, normalize: [name, lowercase, unicode]}]}
+        - {name: dob-first-name-zip, conditions: [{field: BirthDate}, {field: PostalCode}, {field: FirstName, precision: high, normalize: [name, lowercase, unicode]}]}
+        - {name: phone-and-names, conditions: [{field: Phone, normalize: [phone]}, {field: FirstName, precision: high, normalize: [name, lowercase, unicode]}, {field: LastName, precision: medium, normalize: [lowercase, unicode]}]}
+        - {name: phone-and-dob, conditions: [{field: Phone, normalize: [phone]}, {field: BirthDate}]}
+        - {name: zip-address-names, conditions: [{field: PostalCode}, {field: Address, precision: high, normalize: [address, lowercase]}, {field: FirstName, precision: high, normalize: [name, lowercase, unicode]}, {field: LastName, precision: high, normalize: [lowercase, unicode]}]}
+        - {name: zip-last-name-first-name, conditions: [{field: PostalCode}, {field: LastName, normalize: [lowercase, unicode, symbols]}, {field: FirstName, precision: high, normalize: [name, lowercase, unicode]}]}
+"""  # noqa: E501 -- one rule per line, exactly as the issue that asked for it states them
+RULE_SETS = ("three", "nine")
+
+
+def write_project_file(
+    directory: Path, engine: str = "duckdb", *, style: str = "default", rules: str = "three"
+) -> Path:
+    """Write the demo's custdim.yaml into ``directory`` and return its path.
+
+    ``style`` must be the generator style the data was written with (``messy`` adds birth dates to the shop and POS
+    tables). ``rules="nine"`` swaps the three person rules for nine, used by every dedupe and by the cross-table
+    match alike; it also maps the CRM street as ``Address``, which one of the nine rules compares.
+    """
+    if rules not in RULE_SETS:
+        raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}, got {rules!r}")
+    text = TEMPLATE.format(dir=directory, engine=engine)
+    if style == "messy":
+        for table, after in (
+            ("shop.accounts", "postcode: Location.PostalCode"),
+            ("pos.members", "zip: Location.PostalCode"),
+        ):
+            head = text.index(f"    - table: {table}\n      fields:")
+            at = text.index(after, head) + len(after)
+            text = text[:at] + "\n        birth_date: Person.BirthDate" + text[at:]
+    if rules == "nine":
+        start = text.index("      rules: &person_rules\n")
+        end = text.index("    - table: shop.accounts\n      preference")
+        text = text[:start] + NINE_RULES + text[end:]
+        text = text.replace("street: Location.Address.Street", "street: Location.Address")
+        text = text.replace("fields: [Street, City, PostalCode]", "fields: [Address, City, PostalCode]")
     path = directory / "custdim.yaml"
-    path.write_text(TEMPLATE.format(dir=directory, engine=engine), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path

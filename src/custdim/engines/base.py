@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -34,6 +36,10 @@ class Engine(ABC):
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
+        # Debug switch (`custdim run --keep-steps`): also write every step to this lake folder.
+        self.keep_steps: str | None = None
+        self._steps: list[ir.Table] = []
+        self._step_names: dict[str, int] = {}
 
     @property
     @abstractmethod
@@ -53,6 +59,39 @@ class Engine(ABC):
         self.lake.remove(path)
         self._write_parquet(expr, path)
         return self.row_count(path)
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        """Compute one step of a stage once and keep it in the engine; returns a table that reads the result.
+
+        Steps live where the engine keeps intermediate results (in-process temp tables on DuckDB, spilled to disk
+        when large; cached data on Spark) and are released at the end of the stage. Only what a stage hands to
+        the next stage or to the export is written to the lake (:meth:`write`). With ``keep_steps`` set, every
+        step is also written to ``<keep_steps>/<name>/`` for inspection.
+        """
+        n = self._step_names.get(name, 0)
+        self._step_names[name] = n + 1
+        label = name if n == 0 else f"{name}-{n}"
+        table = self._keep(re.sub(r"[^A-Za-z0-9_]+", "_", label).strip("_"), expr)
+        self._steps.append(table)
+        if self.keep_steps is not None:
+            target = posixpath.join(self.keep_steps, *label.split("/"))
+            self.lake.remove(target)
+            self._write_parquet(table, target)
+        return table
+
+    def _keep(self, name: str, expr: ir.Table) -> ir.Table:
+        """Hold a step's result in the engine (default: Ibis's cache)."""
+        return expr.cache()
+
+    def release_steps(self) -> None:
+        """Free every step materialized so far (called between stages)."""
+        for table in self._steps:
+            self._release(table)
+        self._steps.clear()
+        self._step_names.clear()
+
+    def _release(self, table: ir.Table) -> None:
+        table.release()
 
     def row_count(self, path: str) -> int:
         """Rows of a lake table, from Parquet footers (no data is read)."""

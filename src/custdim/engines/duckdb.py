@@ -41,5 +41,14 @@ class DuckDBEngine(Engine):
         self.lake.makedirs(path)
         self._con.to_parquet(expr, f"{self.lake.url(path)}/part-00000.parquet")
 
+    def _keep(self, name: str, expr: ir.Table) -> ir.Table:
+        # A named temp table: visible in EXPLAIN and profiles, spilled by DuckDB when memory runs short.
+        return self._con.create_table(f"_step_{name}", obj=expr, temp=True)
+
+    def _release(self, table: ir.Table) -> None:
+        # get_name() is the qualified 'temp.main.<name>'; Ibis's drop_table cannot take it.
+        name = table.get_name().rsplit(".", 1)[-1]
+        self._con.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
     def close(self) -> None:
         self._con.disconnect()

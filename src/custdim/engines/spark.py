@@ -83,3 +83,12 @@ class SparkEngine(Engine):
 
     def _write_parquet(self, expr: ir.Table, path: str) -> None:
         self._con.to_parquet(expr, self.lake.url(path), mode="overwrite")
+
+    def _keep(self, name: str, expr: ir.Table) -> ir.Table:
+        # Steps go through Parquet under work/_steps (as before the executor): it cuts Spark's lineage per step.
+        path = self.lake.path("work", "_steps", name)
+        self.write(expr, path)
+        return self.read(path)
+
+    def _release(self, table: ir.Table) -> None:
+        self.lake.remove(self.lake.path("work", "_steps"))

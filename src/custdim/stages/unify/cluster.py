@@ -5,9 +5,11 @@
 2. Profiles: components over all pairs. In-process engines pull the edges as Arrow and run scipy's
    connected_components; distributed engines run the large-star / small-star algorithm (Kiveris et al., 2014)
    as joins, converging in O(log n) rounds.
-3. Repair: a profile holding a never_match pair, or more than ``max_cluster_size`` records, is rebuilt from its
-   strongest links only (a maximum spanning forest that refuses any link joining a never_match pair or growing a
-   part beyond the limit), so it is split at its weakest links. Only those profiles' edges leave the engine.
+3. Repair: a profile holding a never_match pair, records that contradict each other without a direct link between
+   them (``unify.conflicts``; default: first name and birth date both differ), or more than ``max_cluster_size``
+   records, is rebuilt from its strongest links only (a maximum spanning forest that refuses any link joining a
+   never_match or contradicting pair or growing a part beyond the limit), so it is split at its weakest links.
+   Only those profiles' edges leave the engine.
 
 Output ``work/unify/clusters``: _rid, _cluster (smallest _rid of the profile), _dgroup, _winner, _priority (the
 importance order: table rank, dedupe winners first, then key).
@@ -29,6 +31,7 @@ from custdim.errors import StageError
 from custdim.lake import Lake
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
+from custdim.stages.unify.conflicts import contradicting_pairs
 from custdim.stages.unify.map import RECORDS, recency_column
 from custdim.stages.unify.match import PAIRS, pair_list_rids, read_pair_list
 
@@ -137,32 +140,75 @@ def split_constrained(
 
 
 def repair(
-    ctx: RunContext, clusters: ir.Table, pairs: ir.Table, never: ir.Table | None, report: StageReport
+    ctx: RunContext,
+    clusters: ir.Table,
+    pairs: ir.Table,
+    records: ir.Table,
+    never: ir.Table | None,
+    report: StageReport,
 ) -> ir.Table | None:
-    """Relabel profiles that hold a never_match pair or exceed the size limit; None when none does."""
-    engine, max_size = ctx.engine, ctx.config.unify.max_cluster_size
+    """Relabel profiles that exceed the size limit, hold a never_match pair or hold records that contradict each
+    other (see :mod:`conflicts`); None when no profile needs it. Each guard's count goes to the run report."""
+    engine, unify = ctx.engine, ctx.config.unify
+    max_size = unify.max_cluster_size
     sizes = clusters.group_by("_cluster").agg(n=clusters.count())
-    bad = sizes.filter(sizes.n > max_size).select("_cluster")
-    never_rows: list[tuple[int, int]] = []
+    oversize = engine.to_arrow(sizes.filter(sizes.n > max_size).order_by(ibis.desc("n")))
+    constraints: list[tuple[int, int, int]] = []
     if never is not None:
         ca = clusters.rename(a="_rid", ca="_cluster")
         cb = clusters.rename(b="_rid", cb="_cluster")
         j = never.join(ca, "a").join(cb, "b")
-        joined = engine.to_arrow(j.filter(j.ca == j.cb).select("a", "b", c="ca"))
-        never_rows = list(zip(joined["a"].to_pylist(), joined["b"].to_pylist(), strict=True))
-        bad = ibis.union(bad, engine.from_arrow(pa.table({"_cluster": joined["c"]})), distinct=True)
-    oversize = engine.to_arrow(sizes.filter(sizes.n > max_size).order_by(ibis.desc("n")))
+        constraints += _rows(engine.to_arrow(j.filter(j.ca == j.cb).select("a", "b", c="ca")))
+    n_never = len(constraints)
+    conflicts = unify.conflict_rules()
+    if conflicts:
+        base, country = str(ctx.config.root), unify.default_country
+        found = contradicting_pairs(conflicts, records, clusters, pairs, base, country)
+        constraints += _rows(engine.to_arrow(found.select("a", "b", c="_cluster")))
+    bad = set(oversize["_cluster"].to_pylist()) | {c for _, _, c in constraints}
+    guards = {
+        "oversize": oversize.num_rows,
+        "never_match": len({c for _, _, c in constraints[:n_never]}),
+        "conflicts": len({c for _, _, c in constraints[n_never:]}),
+    }
+    report.details["guards"] = guards
     report.details["oversize_profiles"] = oversize.num_rows
-    report.details["never_match_conflicts"] = len(never_rows)
+    report.details["never_match_conflicts"] = n_never
+    report.details["contradicting_pairs"] = len(constraints) - n_never
     if oversize.num_rows:
         report.warn(
             f"{oversize.num_rows} profiles had more than {max_size} records (largest "
             f"{oversize['n'][0].as_py()}); split at their weakest links"
         )
-    if not oversize.num_rows and not never_rows:
+    if guards["conflicts"]:
+        report.warn(
+            f"{guards['conflicts']} profiles joined records that contradict each other "
+            f"({len(constraints) - n_never} pairs, e.g. different first names and birth dates) only through "
+            "other records; rebuilt from their strongest links"
+        )
+    if not bad:
         return None
-    members = engine.to_arrow(clusters.semi_join(bad, "_cluster").select("_rid", "_cluster"))
-    in_bad = clusters.semi_join(bad, "_cluster").select("_rid")
+    fixed = _split(engine, clusters, pairs, sorted(bad), constraints, max_size)
+    report.details["profiles_split"] = len(bad)
+    return fixed
+
+
+def _rows(table: pa.Table) -> list[tuple[int, int, int]]:
+    return list(zip(table["a"].to_pylist(), table["b"].to_pylist(), table["c"].to_pylist(), strict=True))
+
+
+def _split(
+    engine: Engine,
+    clusters: ir.Table,
+    pairs: ir.Table,
+    bad: list[int],
+    constraints: list[tuple[int, int, int]],
+    max_size: int,
+) -> ir.Table:
+    """(_rid, _fixed) new labels for the records of the ``bad`` profiles; only their edges leave the engine."""
+    chosen = engine.from_arrow(pa.table({"_cluster": pa.array(bad, pa.int64())}))
+    members = engine.to_arrow(clusters.semi_join(chosen, "_cluster").select("_rid", "_cluster"))
+    in_bad = clusters.semi_join(chosen, "_cluster").select("_rid")
     lefts, rights = in_bad.select(lr=in_bad._rid), in_bad.select(rr=in_bad._rid)
     e = pairs.semi_join(lefts, pairs.left_rid == lefts.lr)
     e = e.semi_join(rights, e.right_rid == rights.rr)
@@ -177,15 +223,14 @@ def repair(
         edges["left_rid"].to_pylist(), edges["right_rid"].to_pylist(), edges["strength"].to_pylist(), strict=True
     ):
         edges_of[cluster_of[a]].append((a, b, s))
-    never_of: dict[int, set[tuple[int, int]]] = defaultdict(set)
-    for a, b in never_rows:
-        never_of[cluster_of[a]].add((a, b))
+    apart: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    for a, b, c in constraints:
+        apart[c].add((a, b))
     rids, labels = [], []
     for c, nodes in by_cluster.items():
-        for rid, label in split_constrained(nodes, edges_of[c], never_of[c], max_size).items():
+        for rid, label in split_constrained(nodes, edges_of[c], apart[c], max_size).items():
             rids.append(rid)
             labels.append(label)
-    report.details["profiles_split"] = len(by_cluster)
     return engine.from_arrow(pa.table({"_rid": pa.array(rids, pa.int64()), "_fixed": pa.array(labels, pa.int64())}))
 
 
@@ -233,7 +278,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
         report.details["never_match"] = {"listed": len(never_list), "applied": n_never}
     dgroups = components(engine, lake, nodes, pairs.filter(pairs.stage == "dedupe"), "dedupe_groups")
     base = components(engine, lake, nodes, pairs, "components")
-    fixed = repair(ctx, base, pairs, never, report)
+    fixed = repair(ctx, base, pairs, records, never, report)
     if fixed is not None:
         j = base.left_join(fixed, "_rid")
         base = j.select(_rid=j._rid, _cluster=j._fixed.fill_null(j._cluster))

@@ -59,6 +59,13 @@ class CompiledCondition:
         self, left: ir.StringValue, right: ir.StringValue, left_swapped: ir.StringValue | None = None
     ) -> ir.FloatingValue:
         """Similarity in percent (null when either value is missing)."""
+        if self.condition.max_days is not None:
+            # Comparison columns hold dates as ISO text; back to dates for portable day arithmetic.
+            days = left.try_cast("date").delta(right.try_cast("date"), unit="day").abs()
+            near = days <= self.condition.max_days
+            if left_swapped is not None:
+                near = near | (left_swapped == right)
+            return ibis.ifelse(days.isnull(), ibis.null("float64"), ibis.ifelse(near.fill_null(False), 100.0, 0.0))
         if self.condition.is_exact:
             equal = left == right
             if left_swapped is not None:

@@ -11,16 +11,22 @@ import ibis.expr.types as ir
 
 from custdim.errors import ConfigError
 from custdim.report import StageReport
+from custdim.semantic.dates import DATE_TYPES, FORMAT_NAMES, DateOrder, decide_order, default_order, parse_date
+from custdim.semantic.dates import profile_metrics as date_metrics
 from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.exprs import as_timestamp
 
 RECORDS = ("unify", "records")
+# Share of non-empty values of a date column that may fail to parse before the run report warns.
+UNPARSEABLE_WARN_SHARE = 0.02
 
 
 def field_types(ctx: RunContext) -> dict[str, ibis.expr.datatypes.DataType]:
-    """One type per unified field: kept when every table agrees, text otherwise."""
+    """One type per unified field: kept when every table agrees, text otherwise; dates (see ``date_fields``) are
+    dates."""
     config = ctx.config
     seen: dict[str, set[ibis.expr.datatypes.DataType]] = {}
+    dates = date_fields(ctx)
     for index, ut in enumerate(config.unify.tables):
         source, _, table = ut.table.partition(".")
         schema = ctx.engine.read(ctx.lake.raw_table(source, table)).schema()
@@ -33,7 +39,97 @@ def field_types(ctx: RunContext) -> dict[str, ibis.expr.datatypes.DataType]:
                     f"column {column!r} is not in {ut.table}; columns: {available}",
                 )
             seen.setdefault(field, set()).add(schema[column])
-    return {f: next(iter(ts)) if len(ts) == 1 else ibis.dtype("string") for f, ts in seen.items()}
+    return {
+        f: ibis.dtype("date") if f in dates else next(iter(ts)) if len(ts) == 1 else ibis.dtype("string")
+        for f, ts in seen.items()
+    }
+
+
+def date_fields(ctx: RunContext) -> set[str]:
+    """Unified fields held as dates: date semantic types, and fields mapped from a date or timestamp column."""
+    out: set[str] = set()
+    for ut in ctx.config.unify.tables:
+        source, _, table = ut.table.partition(".")
+        schema = ctx.engine.read(ctx.lake.raw_table(source, table)).schema()
+        for field, column in ut.field_columns().items():
+            dtype = schema.get(column, None)
+            if ut.field_types()[field] in DATE_TYPES or (
+                dtype is not None and (dtype.is_date() or dtype.is_timestamp())
+            ):
+                out.add(field)
+    return out
+
+
+def _check_max_days(ctx: RunContext, dates: set[str]) -> None:
+    for field, where in ctx.config.unify.max_days_uses():
+        if field not in dates:
+            raise ConfigError(
+                ctx.config.file,
+                f"{where}.max_days",
+                f"max_days needs a date field; {field} is neither a date type nor mapped from a date column",
+            )
+
+
+def plan_dates(ctx: RunContext, report: StageReport) -> dict[tuple[str, str], DateOrder]:
+    """Decide each text date column's day/month order (one aggregate query per table) and report what was seen.
+
+    Returns (unify table, field) -> order; ``report.details["dates"]`` gets one entry per table and field.
+    """
+    unify = ctx.config.unify
+    dates = date_fields(ctx)
+    _check_max_days(ctx, dates)
+    orders: dict[tuple[str, str], DateOrder] = {}
+    details: dict[str, dict[str, object]] = {}
+    for index, ut in enumerate(unify.tables):
+        source, _, table = ut.table.partition(".")
+        t = ctx.engine.read(ctx.lake.raw_table(source, table))
+        text = {}
+        for field, column in ut.field_columns().items():
+            if field not in dates:
+                continue
+            dtype = t[column].type()
+            if dtype.is_date() or dtype.is_timestamp():
+                details[f"{ut.table}.{column}"] = {"field": field, "reason": f"{dtype} column, used as it is"}
+            else:
+                text[field] = column
+        if not text:
+            continue
+        override = {f: ut.date_order_for(c) for f, c in text.items()}
+        metrics: dict[str, ir.Value] = {}
+        for i, (field, column) in enumerate(text.items()):
+            wanted: tuple[DateOrder, ...] = (override[field],) if override[field] else ("mdy", "dmy")  # type: ignore[assignment]
+            metrics.update(date_metrics(t[column], f"c{i}_", wanted, unify.two_digit_year_pivot))
+        row = ctx.engine.to_arrow(t.aggregate(**metrics)).to_pylist()[0]
+        for i, (field, column) in enumerate(text.items()):
+            m = {k.removeprefix(f"c{i}_"): v for k, v in row.items() if k.startswith(f"c{i}_")}
+            decision = decide_order(m["dmy"], m["mdy"], m["short"], unify.default_country, override[field])
+            orders[(ut.table, field)] = decision.order
+            nonempty, parsed = m["nonempty"], m[f"ok_{decision.order}"]
+            name = f"{ut.table}.{column}"
+            details[name] = {
+                "field": field,
+                "order": decision.order,
+                "reason": decision.reason,
+                "rows": m["rows"],
+                "empty": m["rows"] - nonempty,
+                "parsed": parsed,
+                "unparseable": nonempty - parsed,
+                "day_first_values": m["dmy"],
+                "month_first_values": m["mdy"],
+                "formats": {fmt: m[f"fmt{k}"] for k, fmt in enumerate(FORMAT_NAMES) if m[f"fmt{k}"]},
+            }
+            if decision.mixed:
+                report.warn(
+                    f"{name} ({field}) mixes day-first and month-first dates: {decision.reason}; "
+                    f"set unify.tables[{index}].date_order to choose"
+                )
+            if nonempty and (nonempty - parsed) > UNPARSEABLE_WARN_SHARE * nonempty:
+                report.warn(
+                    f"{name} ({field}): {nonempty - parsed} of {nonempty} values are not dates "
+                    f"(read as {decision.order}); they compare as missing"
+                )
+    report.details["dates"] = details
+    return orders
 
 
 def recency_column(name: str) -> str:
@@ -58,10 +154,14 @@ def _check_recency_columns(ctx: RunContext) -> None:
             )
 
 
-def build_records(ctx: RunContext) -> ir.Table:
-    """The stacked, ranked records of all unify tables."""
+def build_records(ctx: RunContext, date_orders: dict[tuple[str, str], DateOrder] | None = None) -> ir.Table:
+    """The stacked, ranked records of all unify tables; text dates are parsed in ``date_orders`` (from
+    ``plan_dates``; the default country's order where it has none)."""
     config = ctx.config
     types = field_types(ctx)
+    orders = date_orders or {}
+    fallback = default_order(config.unify.default_country)
+    pivot = config.unify.two_digit_year_pivot
     _check_recency_columns(ctx)
     fields = config.unify.fields()
     recency = config.unify.recency_columns()
@@ -71,7 +171,16 @@ def build_records(ctx: RunContext) -> ir.Table:
         t = ctx.engine.read(ctx.lake.raw_table(source, table))
         columns = ut.field_columns()
         pk = config.source_table(ut.table).primary_key
-        values = {f: (t[columns[f]].cast(types[f]) if f in columns else ibis.null(types[f])) for f in fields}
+        values = {
+            f: (
+                ibis.null(types[f])
+                if f not in columns
+                else parse_date(t[columns[f]], orders.get((ut.table, f), fallback), pivot)
+                if types[f].is_date()
+                else t[columns[f]].cast(types[f])
+            )
+            for f in fields
+        }
         filled = ibis.literal(0, "int32")
         for f in columns:
             filled = filled + values[f].notnull().cast("int32")
@@ -96,11 +205,16 @@ def build_records(ctx: RunContext) -> ir.Table:
 
 def run(ctx: RunContext, report: StageReport) -> None:
     path = ctx.lake.work_table(*RECORDS)
-    n = ctx.engine.write(build_records(ctx), path)
+    n = ctx.engine.write(build_records(ctx, plan_dates(ctx, report)), path)
     report.rows_out["records"] = n
     counts = ctx.engine.to_arrow(ctx.engine.read(path).group_by(["_source", "_table"]).agg(n=ibis._.count()))
     for row in counts.to_pylist():
         report.rows_in[f"{row['_source']}.{row['_table']}"] = row["n"]
+    from custdim.stages.unify.profile import profile_records
+
+    report.details["profile"] = profile = profile_records(ctx.engine, ctx.engine.read(path), ctx.config)
+    for warning in profile["warnings"]:
+        report.warn(warning)
 
 
 def outputs(ctx: RunContext) -> list[str]:

@@ -27,7 +27,6 @@ from custdim.stages.unify.model import load as load_model
 from custdim.stages.unify.model import model_columns
 from custdim.stages.unify.pairs import ALWAYS_STRENGTH, PAIR_SCHEMA, RuleRunner, RuleStats, Side
 
-NORMALIZED = ("unify", "normalized")
 PAIRS = ("unify", "pairs")
 NEAR_MISSES = ("unify", "near_misses")
 LIST_COLUMNS = ("Table1", "Table1Key", "Table2", "Table2Key")
@@ -84,7 +83,6 @@ def run(ctx: RunContext, report: StageReport) -> None:
     tables = [t.table for t in unify.ordered_tables()]
     rank_of = {t: i for i, t in enumerate(tables)}
     records = engine.read(lake.work_table(*RECORDS))
-    norm_path = lake.work_table(*NORMALIZED)
     base = str(ctx.config.root)
     norm_expr = normalized_table(unify.all_rules(), records, base, unify.default_country)
     model = None
@@ -93,9 +91,8 @@ def run(ctx: RunContext, report: StageReport) -> None:
         if model is None:
             raise StageError("a rule sets min_match_weight but no model is trained: run `custdim unify train`")
         norm_expr = norm_expr.join(model_columns(records, list(model.fields)), "_rid")
-    engine.write(norm_expr, norm_path)
-    norm = engine.read(norm_path)
-    steps: list[tuple[str, str]] = []
+    norm = engine.materialize("match/normalized", norm_expr)
+    steps: list[tuple[ir.Table, ir.Table]] = []
     details: dict[str, dict[str, object]] = {}
     matched_by_table: dict[str, int] = {}
     match = unify.match
@@ -122,9 +119,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
 
     def run_rule(
         rule: Rule, index: int, stage: str, left: ir.Table, right: ir.Table, tag: str
-    ) -> tuple[RuleStats, str]:
-        path = lake.work_table("unify", "pair_steps", tag)
-        near = lake.work_table("unify", "near_steps", tag)
+    ) -> tuple[RuleStats, ir.Table]:
         runner = RuleRunner(
             engine,
             lake,
@@ -136,16 +131,16 @@ def run(ctx: RunContext, report: StageReport) -> None:
             max_block_size=max_block,
             model=model,
         )
-        stats = runner.run(Side(left, True), Side(right, False), norm, path, near)
-        steps.append((path, near))
-        return stats, path
+        stats, pairs, near = runner.run(Side(left, True), Side(right, False), norm, f"match/{tag}")
+        steps.append((pairs, near))
+        return stats, pairs
 
     with ctx.steps("match", max(n_steps, 1)) as advance:
         for d_index, dedupe in enumerate(unify.dedupe):
             side = norm.filter(norm._rank == rank_of[dedupe.table])
             for i, rule in enumerate(dedupe.rules):
-                stats, path = run_rule(rule, i, "dedupe", side, side, f"d{d_index:03d}_{i:03d}")
-                record("dedupe", f"{dedupe.table}/{rule.name}", stats, _distinct_records(engine, path))
+                stats, found = run_rule(rule, i, "dedupe", side, side, f"d{d_index:03d}_{i:03d}")
+                record("dedupe", f"{dedupe.table}/{rule.name}", stats, _distinct_records(engine, found))
                 advance()
         for rank in range(1, len(tables)) if match else []:
             assert match is not None
@@ -162,13 +157,13 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 if rule.tables:
                     other = next(t for t in rule.tables if t != tables[rank])
                     right = norm.filter(norm._rank == rank_of[other]) if rank_of[other] < rank else right.limit(0)
-                stats, path = run_rule(rule, i, "match", left, right, f"m{rank:03d}_{i:03d}")
-                done.append(engine.read(path).select("left_rid").distinct())
+                stats, found = run_rule(rule, i, "match", left, right, f"m{rank:03d}_{i:03d}")
+                done.append(found.select("left_rid").distinct())
                 n = engine.count(done[-1])
                 matched_by_table[f"{tables[rank]} <- {rule.name}"] = n
                 record("match", rule.name, stats, n)
                 advance()
-    parts = [engine.read(p) for p, _ in steps]
+    parts = [p for p, _ in steps]
     always = read_pair_list(ctx, "always_match", match.always_match if match else None)
     if always:
         found = pair_list_rids(ctx, always, records)
@@ -188,7 +183,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
     pairs_path = lake.work_table(*PAIRS)
     if parts:
         report.rows_out["pairs"] = engine.write(ibis.union(*parts) if len(parts) > 1 else parts[0], pairs_path)
-        nears = [engine.read(n) for _, n in steps]
+        nears = [n for _, n in steps]
         report.details["near_misses"] = engine.write(
             ibis.union(*nears) if len(nears) > 1 else nears[0], lake.work_table(*NEAR_MISSES)
         )
@@ -200,8 +195,6 @@ def run(ctx: RunContext, report: StageReport) -> None:
         report.details["always_match"] = {"listed": len(always), "applied": n_always}
         if n_always < len(always):
             report.warn(f"always_match: {len(always) - n_always} listed pairs name records that do not exist")
-    for p in ("pair_steps", "near_steps"):
-        lake.remove(lake.work_table("unify", p))
     report.details["rules"] = details
     report.details["matched_records_by_table_and_rule"] = matched_by_table
     for d in details.values():
@@ -212,8 +205,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
             )
 
 
-def _distinct_records(engine: Engine, path: str) -> int:
-    t = engine.read(path)
+def _distinct_records(engine: Engine, t: ir.Table) -> int:
     return engine.count(ibis.union(t.select(r=t.left_rid), t.select(r=t.right_rid), distinct=True))
 
 

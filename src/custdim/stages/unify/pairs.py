@@ -112,18 +112,17 @@ class RuleRunner:
         cond = j.l_rid > j.r_rid if self.same_side else j.l_rid != j.r_rid
         return j.filter(cond).select(l_rid=j.l_rid, r_rid=j.r_rid, block=ibis.literal(label))
 
-    def _materialized(self, expr: ir.Table, path: str) -> ir.Table:
+    def _materialized(self, expr: ir.Table, name: str) -> ir.Table:
         # Block sizes feed several queries each; computing them once beats rescanning every record per use.
-        self.engine.write(expr, path)
-        return self.engine.read(path)
+        return self.engine.materialize(name, expr)
 
-    def candidates(self, left: Side, right: Side, stats: RuleStats, scratch: str) -> list[ir.Table]:
+    def candidates(self, left: Side, right: Side, stats: RuleStats, step: str) -> list[ir.Table]:
         """One candidate table per blocking pass; oversize blocks refined or skipped (and reported)."""
         out: list[ir.Table] = []
         for pi, p in enumerate(self.plan.base):
             keys_l, keys_r = _keys(p, left), _keys(p, right)
             names = list(keys_l)
-            sizes = self._materialized(self._block_sizes(left, right, keys_l, keys_r), f"{scratch}/sizes_{pi}")
+            sizes = self._materialized(self._block_sizes(left, right, keys_l, keys_r), f"{step}/sizes_{pi}")
             # A rule with fuzzy conditions refines every block above REFINE_ABOVE records (each costs up to n²/2
             # comparisons); an exact-only rule joins blocks up to max_block_size and skips the rest.
             limit = min(REFINE_ABOVE, self.max_block_size) if self.plan.refine else self.max_block_size
@@ -148,7 +147,7 @@ class RuleRunner:
                 lk2 = _keyed(left, fl).semi_join(big.select(*names), names)
                 rk2 = _keyed(right, fr).semi_join(big.select(*names), names)
                 both = ibis.union(lk2, rk2, distinct=True)
-                sizes2 = self._materialized(both.group_by(list(fl)).agg(n=both.count()), f"{scratch}/sizes_{pi}_{si}")
+                sizes2 = self._materialized(both.group_by(list(fl)).agg(n=both.count()), f"{step}/sizes_{pi}_{si}")
                 ok = sizes2.filter(sizes2.n <= self.max_block_size).select(*fl)
                 out.append(self._join(lk2.semi_join(ok, list(fl)), rk2.semi_join(ok, list(fl)), list(fl), label))
                 too_big = sizes2.filter(sizes2.n > self.max_block_size)
@@ -217,16 +216,16 @@ class RuleRunner:
             _near=j._near,
         )
 
-    def run(self, left: Side, right: Side, norm: ir.Table, out_path: str, near_path: str) -> RuleStats:
-        """Materialize this rule's accepted pairs at ``out_path`` and near misses at ``near_path``."""
+    def run(self, left: Side, right: Side, norm: ir.Table, step: str) -> tuple[RuleStats, ir.Table, ir.Table]:
+        """This rule's accepted pairs and near misses, materialized as engine steps named after ``step``."""
         stats = RuleStats()
-        scratch = out_path + "__scratch"
-        parts = self.candidates(left, right, stats, scratch)
+        parts = self.candidates(left, right, stats, step)
         union = ibis.union(*parts) if len(parts) > 1 else parts[0]
         distinct = union.group_by(["l_rid", "r_rid"]).agg(block=union.block.min())
-        stats.candidates = self.engine.write(distinct, f"{scratch}/candidates")
-        scored = self._materialized(self.score(self.engine.read(f"{scratch}/candidates"), norm), f"{scratch}/scored")
-        stats.pairs = self.engine.write(scored.filter(scored._accept).drop("_accept", "_near"), out_path)
-        stats.near_misses = self.engine.write(scored.filter(scored._near).drop("_accept", "_near"), near_path)
-        self.lake.remove(scratch)
-        return stats
+        candidates = self._materialized(distinct, f"{step}/candidates")
+        stats.candidates = self.engine.count(candidates)
+        scored = self._materialized(self.score(candidates, norm), f"{step}/scored")
+        pairs = self._materialized(scored.filter(scored._accept).drop("_accept", "_near"), f"{step}/pairs")
+        near = self._materialized(scored.filter(scored._near).drop("_accept", "_near"), f"{step}/near_misses")
+        stats.pairs, stats.near_misses = self.engine.count(pairs), self.engine.count(near)
+        return stats, pairs, near

@@ -1,0 +1,97 @@
+"""Conflict-aware cluster repair: records that contradict each other stay together only through a direct match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from custdim.errors import ConfigError
+from custdim.project import Project
+from tests.unify.projects import groups, make_project
+
+# Email first (the stronger link), then a phone-only rule that chains households.
+RULES = (
+    "      - name: email\n        conditions:\n          - {field: Email, normalize: [lowercase]}\n"
+    "      - name: phone\n        conditions:\n          - {field: Phone}\n"
+)
+DOB = "updated: Person.BirthDate"
+# a:1 and b:1 are Anna (same email); b:1 shares the household phone with c:1, Bob, born another year.
+HOUSEHOLD = {
+    "a": "1,Anna,Lee,anna@x.com,,,1980-01-01",
+    "b": "1,Anna,Lee,anna@x.com,555,,1980-01-01",
+    "c": "1,Bob,Lee,,555,,1975-05-05",
+}
+
+
+def household(root: Path, unify_extra: str = "", tables: dict[str, str] | None = None) -> Project:
+    return make_project(
+        root, tables or HOUSEHOLD, RULES, order=["a", "b", "c"], extra_fields=DOB, unify_extra=unify_extra
+    )
+
+
+ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_chain_through_a_shared_phone_is_cut_between_contradicting_records(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
+    if engine == "spark":
+        request.getfixturevalue("spark_session")
+    p = household(tmp_path)
+    report = p.run(engine=engine)
+    # Anna and Bob differ in first name AND birth date and no rule matched them directly: two people.
+    assert groups(p) == {frozenset({"a:1", "b:1"}), frozenset({"c:1"})}
+    cluster = report.stage("cluster")
+    assert cluster is not None
+    assert cluster.details["guards"] == {"oversize": 0, "never_match": 0, "conflicts": 1}
+    assert cluster.details["contradicting_pairs"] == 1
+    assert any("contradict each other" in w for w in cluster.warnings)
+
+
+def test_switched_off_the_chain_stays(tmp_path: Path) -> None:
+    p = household(tmp_path, unify_extra="  conflicts: []\n")
+    report = p.run()
+    assert groups(p) == {frozenset({"a:1", "b:1", "c:1"})}
+    cluster = report.stage("cluster")
+    assert cluster is not None and cluster.details["guards"]["conflicts"] == 0
+
+
+def test_a_direct_match_keeps_contradicting_records_together(tmp_path: Path) -> None:
+    # c:1 now shares Anna's email too: the email rule links a:1/b:1 and c:1 directly, so nothing is cut.
+    tables = {**HOUSEHOLD, "c": "1,Bob,Lee,anna@x.com,555,,1975-05-05"}
+    p = household(tmp_path, tables=tables)
+    report = p.run()
+    assert groups(p) == {frozenset({"a:1", "b:1", "c:1"})}
+    cluster = report.stage("cluster")
+    assert cluster is not None and cluster.details["guards"]["conflicts"] == 0
+
+
+def test_agreeing_on_one_identifier_is_not_a_contradiction(tmp_path: Path) -> None:
+    # Twins: same birth date, different first names. A nickname (Bob/Robert) with a typo'd birth date: same person.
+    tables = {
+        "a": "1,Robert,Lee,rob@x.com,,,1975-05-05",
+        "b": "1,Robert,Lee,rob@x.com,555,,1975-05-05",
+        "c": "1,Bob,Lee,,555,,1975-05-06",
+    }
+    p = household(tmp_path, tables=tables)
+    p.run()
+    assert groups(p) == {frozenset({"a:1", "b:1", "c:1"})}
+
+
+def test_custom_conflicts_and_their_key_errors(tmp_path: Path) -> None:
+    # Only the postal code is a strong identifier here: the chain is cut on it, whatever the names say.
+    custom = "  conflicts:\n    - name: zip\n      conditions:\n        - {field: PostalCode}\n"
+    tables = {
+        "a": "1,Anna,Lee,anna@x.com,,02134,",
+        "b": "1,Anna,Lee,anna@x.com,555,02134,",
+        "c": "1,Anna,Lee,,555,99999,",
+    }
+    p = household(tmp_path, unify_extra=custom, tables=tables)
+    p.run()
+    assert groups(p) == {frozenset({"a:1", "b:1"}), frozenset({"c:1"})}
+
+    bad = custom.replace("PostalCode", "PostCode")
+    with pytest.raises(ConfigError, match=r"unify\.conflicts\[0\]\.conditions\[0\]\.field: unknown unified field"):
+        household(tmp_path / "bad", unify_extra=bad)
