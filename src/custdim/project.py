@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from custdim import failpoints
 from custdim.config import ProjectConfig, load_project_config
@@ -24,12 +25,37 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from custdim.engines.base import Engine
-    from custdim.stages.context import ProgressFn, StageSpec
+    from custdim.stages.context import ProgressFn, RunContext, StageSpec
+    from custdim.stages.unify.explain import Explanation
+    from custdim.stages.unify.model import MatchModel
 
 
 def new_run_id() -> str:
     """Sortable, unique run ids: UTC time to the microsecond plus a random suffix."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f") + "-" + secrets.token_hex(3)
+
+
+class _ScratchLake(Lake):
+    """The project's lake with work tables and entities redirected to a scratch area (``_preview/``).
+
+    For runs that must not overwrite the last run's outputs; raw data and the published export are read in place.
+    """
+
+    scratch_folder = "_preview"
+
+    @property
+    def scratch(self) -> str:
+        return self.path(self.scratch_folder)
+
+    def work_table(self, *name: str) -> str:
+        return self.path(self.scratch_folder, "work", *name)
+
+    def entity(self, name: str) -> str:
+        return self.path(self.scratch_folder, "entities", name)
+
+    def state(self, stage: str) -> str:
+        # Unrecorded runs write no records; should one ever be written, it must not commit the real work tables.
+        return self.path(self.scratch_folder, "work", "_state", f"{stage}.json")
 
 
 class Project:
@@ -74,67 +100,162 @@ class Project:
         if not selected:
             raise StageError(f"unknown stage {stage!r}; valid stages: {', '.join(STAGE_NAMES)}")
         report = RunReport(run_id=new_run_id(), project=self.name, engine=engine or self.config.engine)
-        with RunLock(self.lake).hold(report.run_id, wait=wait) as notes:
-            report.started_at = now_iso()  # a run waiting for the lock starts once it holds it
-            failpoints.reached("run.locked")
-            self._execute(report, selected, progress, notes, keep_steps)
+        with self._running(
+            self.lake, selected, report, record=True, progress=progress, wait=wait, keep_steps=keep_steps
+        ):
+            pass
         return report
 
-    def _execute(
+    def preview_changes(self, progress: ProgressFn | None = None) -> pa.Table:
+        """Run map -> merge of the current project file on the landed data, without publishing anything.
+
+        Returns the IdChangeLog events this project file would cause against the published export. The stages
+        write to a scratch area (``_preview/``) that is removed afterwards; no run report or stage record is kept.
+        """
+        from custdim.stages.registry import stage as stage_spec
+
+        lake = _ScratchLake(self.lake.root)
+        if not lake.exists(lake.export_manifest()):
+            raise StageError("nothing is published yet: run `custdim run` first, then preview changes against it")
+        for source in self.config.sources:
+            for table in source.tables:
+                if not lake.has_table(lake.raw_table(source.name, table.name)):
+                    raise StageError(
+                        f"{source.name}.{table.name} has not been landed: run `custdim run --stage ingest`"
+                    )
+        stages = [stage_spec(name) for name in ("map", "match", "cluster", "merge")]
+        report = RunReport(run_id=f"preview-{new_run_id()}", project=self.name, engine=self.config.engine)
+        with self._running(lake, stages, report, record=False, progress=progress, scratch=lake.scratch) as ctx:
+            log = ctx.engine.read(lake.entity("IdChangeLog"))
+            return ctx.engine.to_arrow(log.filter(log.RunId == report.run_id).order_by(["Event", "CustomerId"]))
+
+    def train(self) -> tuple[str, MatchModel]:
+        """Fit the Fellegi-Sunter model on the mapped records of the last run and save it; returns (path, model)."""
+        from custdim.stages.unify.map import RECORDS
+        from custdim.stages.unify.model import save
+        from custdim.stages.unify.model import train as fit
+
+        records = self.lake.work_table(*RECORDS)
+        if not self.lake.has_table(records):
+            raise StageError("no mapped records yet: run `custdim run` (or `custdim run --stage map`) first")
+        report = RunReport(run_id=f"train-{new_run_id()}", project=self.name, engine=self.config.engine)
+        with self._running(self.lake, [], report, record=False) as ctx:
+            model = fit(ctx.engine, self.lake, ctx.engine.read(records), self.config.unify.fields())
+            return save(self.lake, model), model
+
+    def explain(self, customer_id: str) -> Explanation:
+        """Why these records became one profile: its records, the pairs that joined them, where each value came from.
+
+        Reads the published export only; CustdimError when no published profile has this CustomerId.
+        """
+        from custdim.stages.unify.explain import explain
+
+        return explain(self.lake, customer_id)
+
+    def blocking_plans(self) -> list[tuple[str, list[str], dict[str, Any] | None]]:
+        """(rule, plan lines, stats of the last run) for every dedupe and match rule."""
+        from custdim.stages.unify.blocking import plan_rule
+
+        unify = self.config.unify
+        stats: dict[str, Any] = {}
+        for run in self.runs(20):
+            match = run.stage("match")
+            if match is not None and match.status == "succeeded":
+                stats = match.details.get("rules", {})
+                break
+        out = []
+        for d in unify.dedupe:
+            for rule in d.rules:
+                key = f"dedupe:{d.table}/{rule.name}"
+                out.append((key, plan_rule(rule, unify.default_country).describe(unify.max_block_size), stats.get(key)))
+        for rule in unify.match.rules if unify.match else []:
+            key = f"match:{rule.name}"
+            out.append((key, plan_rule(rule, unify.default_country).describe(unify.max_block_size), stats.get(key)))
+        return out
+
+    @contextmanager
+    def _running(
         self,
+        lake: Lake,
+        stages: Sequence[StageSpec],
         report: RunReport,
-        selected: list[StageSpec],
-        progress: ProgressFn | None,
-        notes: list[str],
-        keep_steps: bool,
-    ) -> None:
+        *,
+        record: bool,
+        progress: ProgressFn | None = None,
+        wait: bool = False,
+        keep_steps: bool = False,
+        scratch: str | None = None,
+    ) -> Iterator[RunContext]:
+        """The one run loop: hold the lock as ``report.run_id``, start an engine, run ``stages`` on ``lake``.
+
+        Yields the run's context after the last stage, so a caller can read the outputs before the engine closes
+        and the lock is released; the report fails if the caller's block fails. ``record``: the run's outcome
+        belongs to the lake: leftovers of killed runs are recovered first, each stage's lineage record is
+        withdrawn and committed, and the report is written to ``_runs/`` (also when the run fails). Runs that
+        are not recorded (previews, training) leave none of that behind. ``scratch``: a folder only this run
+        writes, cleared before the stages and removed after, while the lock is still held.
+        """
         from custdim.engines import create_engine
         from custdim.stages import state
         from custdim.stages.context import RunContext
         from custdim.stages.publish.stage import recover
         from custdim.stages.registry import STAGES
 
-        current: StageReport | None = None
-        eng: Engine | None = None
-        try:
-            report.notes = notes + recover(self.lake)
-            if len(selected) == 1:
-                state.check_chain(self.lake, selected[0].requires, {s.name: s for s in STAGES})
-            eng = create_engine(report.engine, self.lake, self.config.spark)
-            if keep_steps:
-                eng.keep_steps = self.lake.path("work", report.run_id, "steps")
-                report.notes.append(f"every step is kept under {self.lake.url('work', report.run_id, 'steps')}")
-            ctx = RunContext(self.config, self.lake, eng, report)
-            if progress is not None:
-                ctx.progress = progress
-            for spec in selected:
-                current = StageReport(spec.name)
-                report.stages.append(current)
-                started = time.perf_counter()
-                state.begin(self.lake, spec.name)
-                failpoints.reached(f"stage.{spec.name}.begun")
-                spec.run(ctx, current)
-                eng.release_steps()
-                failpoints.reached(f"stage.{spec.name}.ran")
-                state.commit(self.lake, spec, report.run_id)
-                current.seconds = round(time.perf_counter() - started, 3)
-                current.status = "succeeded"
-                current.peak_rss_mb = peak_rss_mb()
-            report.status = "succeeded"
-        except BaseException as exc:
-            report.status = "failed"
-            report.error = f"{type(exc).__name__}: {exc}"
-            if current is not None:
-                current.status = "failed"
-            raise
-        finally:
-            report.finished_at = now_iso()
-            self.lake.write_json(self.lake.path("_runs", f"{report.run_id}.json"), report.to_json())
-            if eng is not None:
-                eng.close()
+        # An unrecorded run has no stage records for a later run to check, so its outputs must never be published.
+        assert record or all(spec.name != "publish" for spec in stages), "only a recorded run may publish"
+        with RunLock(lake).hold(report.run_id, wait=wait) as notes:
+            report.started_at = now_iso()  # a run waiting for the lock starts once it holds it
+            failpoints.reached("run.locked")
+            current: StageReport | None = None
+            eng: Engine | None = None
+            try:
+                report.notes = notes + (recover(lake) if record else [])
+                if scratch is not None:
+                    lake.remove(scratch)  # what a killed preview left behind
+                if record and len(stages) == 1:
+                    state.check_chain(lake, stages[0].requires, {s.name: s for s in STAGES})
+                eng = create_engine(report.engine, lake, self.config.spark)
+                if keep_steps:
+                    eng.keep_steps = lake.path("work", report.run_id, "steps")
+                    report.notes.append(f"every step is kept under {lake.url('work', report.run_id, 'steps')}")
+                ctx = RunContext(self.config, lake, eng, report)
+                if progress is not None:
+                    ctx.progress = progress
+                for spec in stages:
+                    current = StageReport(spec.name)
+                    report.stages.append(current)
+                    started = time.perf_counter()
+                    if record:
+                        state.begin(lake, spec.name)
+                    failpoints.reached(f"stage.{spec.name}.begun")
+                    spec.run(ctx, current)
+                    eng.release_steps()
+                    failpoints.reached(f"stage.{spec.name}.ran")
+                    if record:
+                        state.commit(lake, spec, report.run_id)
+                    current.seconds = round(time.perf_counter() - started, 3)
+                    current.status = "succeeded"
+                    current.peak_rss_mb = peak_rss_mb()
+                current = None  # every stage succeeded: a failing caller's block fails the run, not a stage
+                yield ctx
+                report.status = "succeeded"
+            except BaseException as exc:
+                report.status = "failed"
+                report.error = f"{type(exc).__name__}: {exc}"
+                if current is not None:
+                    current.status = "failed"
+                raise
+            finally:
+                report.finished_at = now_iso()
+                if record:
+                    lake.write_json(lake.path("_runs", f"{report.run_id}.json"), report.to_json())
+                if eng is not None:
+                    eng.close()
+                if scratch is not None:
+                    lake.remove(scratch)
 
     def lock(self, purpose: str, wait: bool = False) -> AbstractContextManager[list[str]]:
-        """Hold the lake's run lock for work that writes the lake outside a run (preview, training)."""
+        """Hold the lake's run lock for work that writes the lake outside the run loop."""
         return RunLock(self.lake).hold(f"{purpose}-{new_run_id()}", wait=wait)
 
     def runs(self, limit: int = 10) -> list[RunReport]:

@@ -28,6 +28,9 @@ def test_explain_shows_records_pairs_and_provenance(example_dir: Path) -> None:
     assert "same-name-and-zip" in out and "crm.contacts:C001" in out
     code, out = invoke("unify", "explain", "00000000-0000-3000-8000-000000000000", "-p", str(example_dir))
     assert code == 1 and "no profile with CustomerId" in out
+    # The id is a value compared in the query, never SQL: a quote cannot widen the lookup.
+    code, out = invoke("unify", "explain", "x' OR '1'='1", "-p", str(example_dir))
+    assert code == 1 and "no profile with CustomerId" in out
 
 
 def test_explain_blocking_before_and_after_a_run(example_dir: Path) -> None:
@@ -56,11 +59,16 @@ def test_diff_previews_a_merge_without_publishing(example_dir: Path) -> None:
         )
     )
     (example_dir / "custdim.yaml").write_text(yaml)
+    records = {p.name: p.read_text() for p in Path(project.lake.state("map")).parent.iterdir()}
+    reports = sorted(p.name for p in Path(project.lake.path("_runs")).glob("*.json"))
     code, out = invoke("unify", "diff", "-p", str(example_dir))
     assert code == 0, out
     assert "1 merged" in out
     assert Path(project.lake.path("export", "export.manifest.cdm.json")).read_text() == manifest
     assert not Path(project.lake.path("_preview")).exists()
+    # A preview is no run: the last run's stage records and the run history stay as they were.
+    assert {p.name: p.read_text() for p in Path(project.lake.state("map")).parent.iterdir()} == records
+    assert sorted(p.name for p in Path(project.lake.path("_runs")).glob("*.json")) == reports
 
 
 def test_map_suggest_prints_pasteable_yaml(example_dir: Path) -> None:

@@ -13,7 +13,6 @@ from custdim.cli.main import app
 from custdim.errors import StageError
 from custdim.project import Project
 from custdim.stages.unify.model import MODEL_VERSION, MatchModel, load
-from custdim.unify_tools import train_model
 from tests.unify.projects import entity_rows, make_project
 
 if TYPE_CHECKING:
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
 @pytest.mark.slow
 def test_training_on_the_demo_learns_sensible_weights(demo_run: DemoResult) -> None:
-    path, model = train_model(demo_run.project)
+    path, model = demo_run.project.train()
     data = json.loads(Path(path).read_text())
     assert data["version"] == MODEL_VERSION
     assert MatchModel.from_json(data).fields.keys() == model.fields.keys()
@@ -48,7 +47,7 @@ def test_min_match_weight_vetoes_weak_pairs(tmp_path: Path) -> None:
     with pytest.raises(StageError, match="run `custdim unify train`"):
         strict.run()
     strict.run(stage="map")
-    train_model(strict)
+    strict.train()
     model = load(strict.lake)
     assert model is not None
     strict.run()

@@ -214,9 +214,8 @@ def unify_explain(
     """Show why a profile's records were joined: its records, the matching pairs and where each value came from."""
     from custdim.cli.render import explanation
     from custdim.project import Project
-    from custdim.unify_tools import explain
 
-    explanation(console, explain(Project.load(project), customer_id))
+    explanation(console, Project.load(project).explain(customer_id))
 
 
 @unify_app.command("explain-blocking")
@@ -225,9 +224,8 @@ def unify_explain_blocking(project: ProjectDir = Path()) -> None:
     """Show each rule's blocking passes and, after a run, its candidate pairs and skipped blocks."""
     from custdim.cli.render import blocking
     from custdim.project import Project
-    from custdim.unify_tools import blocking_plans
 
-    blocking(console, blocking_plans(Project.load(project)))
+    blocking(console, Project.load(project).blocking_plans())
 
 
 @unify_app.command("train")
@@ -236,9 +234,8 @@ def unify_train(project: ProjectDir = Path()) -> None:
     """Fit Fellegi-Sunter m/u weights by EM on the mapped fields (no labels); rules may then set min_match_weight."""
     from custdim.cli.render import model_weights
     from custdim.project import Project
-    from custdim.unify_tools import train_model
 
-    path, model = train_model(Project.load(project))
+    path, model = Project.load(project).train()
     model_weights(console, model)
     console.print(f"saved {path}")
 
@@ -250,10 +247,9 @@ def unify_diff(project: ProjectDir = Path()) -> None:
     from custdim.cli.progress import progress_bars
     from custdim.cli.render import id_changes
     from custdim.project import Project
-    from custdim.unify_tools import preview_changes
 
     with progress_bars(console) as progress:
-        changes = preview_changes(Project.load(project), progress)
+        changes = Project.load(project).preview_changes(progress)
     id_changes(console, changes)
 
 

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from custdim.report import RunReport
+    from custdim.stages.unify.explain import Explanation
     from custdim.stages.unify.model import MatchModel
-    from custdim.unify_tools import Explanation
 
 
 def run_summary(console: Console, report: RunReport) -> None:

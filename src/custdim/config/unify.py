@@ -9,13 +9,10 @@ from pydantic import Field, field_validator, model_validator
 
 from custdim.config.base import Model
 from custdim.semantic.dates import DATE_TYPES, DEFAULT_PIVOT, DateOrder
+from custdim.semantic.normalizer_names import Normalizer
 from custdim.semantic.types import check_semantic_type
 
 PRECISIONS: dict[str, int] = {"exact": 100, "high": 80, "medium": 60, "low": 30}
-NORMALIZERS = ("numerals", "unicode", "lowercase", "symbols", "whitespace", "phone", "name", "address", "organization")
-Normalizer = Literal[
-    "numerals", "unicode", "lowercase", "symbols", "whitespace", "phone", "name", "address", "organization"
-]
 Policy = Literal["importance", "most_recent", "least_recent", "most_filled"]
 
 
@@ -185,7 +182,11 @@ class Match(Model):
     rules: list[Rule] = Field(default_factory=list)
     always_match: str | None = Field(default=None, description="CSV of Table1,Table1Key,Table2,Table2Key")
     never_match: str | None = Field(default=None, description="CSV of Table1,Table1Key,Table2,Table2Key")
-    include_unmatched: bool = True
+    mode: Literal["ordered", "all_rules"] = Field(
+        default="ordered",
+        description="ordered: a record matched by a rule is not offered to later rules (Customer Insights); "
+        "all_rules: every rule's pairs are links, and the cluster guards keep chains in check.",
+    )
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> Match:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -24,8 +25,6 @@ class Capabilities:
 
     # Graph algorithms may pull edges into this process (fast on one machine, bounded by its memory).
     local_graph: bool
-    # Pulling whole tables into the driver is cheap (in-process engines).
-    cheap_collect: bool
 
 
 class Engine(ABC):
@@ -40,6 +39,8 @@ class Engine(ABC):
         self.keep_steps: str | None = None
         self._steps: list[ir.Table] = []
         self._step_names: dict[str, int] = {}
+        # Seconds each step took to compute, in order: the run report shows where a stage spends its time.
+        self.step_seconds: dict[str, float] = {}
 
     @property
     @abstractmethod
@@ -71,7 +72,9 @@ class Engine(ABC):
         n = self._step_names.get(name, 0)
         self._step_names[name] = n + 1
         label = name if n == 0 else f"{name}-{n}"
+        started = time.perf_counter()
         table = self._keep(re.sub(r"[^A-Za-z0-9_]+", "_", label).strip("_"), expr)
+        self.step_seconds[label] = round(time.perf_counter() - started, 3)
         self._steps.append(table)
         if self.keep_steps is not None:
             target = posixpath.join(self.keep_steps, *label.split("/"))
@@ -89,6 +92,7 @@ class Engine(ABC):
             self._release(table)
         self._steps.clear()
         self._step_names.clear()
+        self.step_seconds.clear()
 
     def _release(self, table: ir.Table) -> None:
         table.release()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 class DuckDBEngine(Engine):
     name = "duckdb"
-    capabilities = Capabilities(local_graph=True, cheap_collect=True)
+    capabilities = Capabilities(local_graph=True)
 
     def __init__(self, lake: Lake) -> None:
         super().__init__(lake)

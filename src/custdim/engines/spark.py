@@ -66,7 +66,7 @@ def register_functions(session: object) -> None:
 
 class SparkEngine(Engine):
     name = "spark"
-    capabilities = Capabilities(local_graph=False, cheap_collect=False)
+    capabilities = Capabilities(local_graph=False)
 
     def __init__(self, lake: Lake, options: SparkOptions | None = None) -> None:
         super().__init__(lake)

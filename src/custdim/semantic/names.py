@@ -1,12 +1,15 @@
 """First-name normalizer: lowercase, drop titles and suffixes, fold nicknames to one canonical first name.
 
-``NICKNAMES`` is built once at import time from the ``nicknames`` package (genealogical data: a nickname lists
-several candidate canonicals). A comparison key needs ONE canonical per nickname; the choice is deterministic:
+``NICKNAMES`` is built once at import time from two CSV files shipped in ``custdim/semantic/data``, frozen copies
+of third-party data made by ``scripts/build_name_data.py``: ``nicknames.csv``, the ``nicknames`` package's
+genealogical data (a nickname lists several candidate canonicals), and ``given_names.csv``, Faker's census-weighted
+``en_US`` first-name weights. Frozen, because the mapping makes match keys and so CustomerIds: upgrading Faker or
+``nicknames`` must not change them. A comparison key needs ONE canonical per nickname; the choice is deterministic:
 
-1. Candidates are ranked by how frequent they are as US given names (Faker's census-weighted ``en_US`` first-name
-   lists, male and female weights summed; Faker is already a dependency), then by how frequent they are as a
-   canonical in the package data (number of nicknames), then alphabetically. The package-data count alone picks
-   archaic canonicals (bill -> robert, mike -> miguel, al -> jalen, chris -> christiana), hence frequency first.
+1. Candidates are ranked by how frequent they are as US given names (the Faker weights, male and female summed),
+   then by how frequent they are as a canonical in the nickname data (number of nicknames), then alphabetically.
+   That count alone picks archaic canonicals (bill -> robert, mike -> miguel, al -> jalen, chris -> christiana),
+   hence frequency first.
 2. A nickname that is itself a census given name is folded only if its choice is ``_FOLD_RATIO`` (4) times as
    frequent: 'jim' -> james, but 'john' (listed under jonathan), 'nathan', 'peter', 'erin' stay. ``_KEEP`` lists
    names the ratio still folds wrongly (ian -> john, leah -> ashley).
@@ -15,7 +18,7 @@ several candidate canonicals). A comparison key needs ONE canonical per nickname
 4. Chains are resolved (nate -> nathan, and nathan is not folded further; jack -> john), so a name and all its
    nicknames land on the same key and no canonical is itself a key. Names on a cycle stay as they are.
 
-On the demo's formal-name/nickname table this folds 90 of 102 pairs to the same key (the package-data rule alone:
+On the demo's formal-name/nickname table this folds 90 of 102 pairs to the same key (the nickname-count rule alone:
 61); the misses are the ambiguous ones below.
 
 One canonical per nickname cannot be right for ambiguous nicknames: ``pat`` (patrick/patricia), ``sam``, ``chris``,
@@ -26,13 +29,13 @@ The mapping is applied as a map-literal lookup (see ``_fold`` for the CASE formu
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Mapping
+from importlib import resources
 
 import ibis
 import ibis.expr.types as ir
-from faker.providers.person.en_US import Provider as _FakerPerson
-from nicknames import NickNamer
 
 # Titles, honorifics and generational/professional suffixes, dropped as whole words after dots and commas are
 # turned into spaces (so 'Mr.' and 'Mr' both go). 'v' is left out: in a first-name field it is more often an initial.
@@ -79,19 +82,28 @@ _OVERRIDES: dict[str, str] = {
 _FOLD_RATIO = 4.0
 
 
+def _read_data(filename: str, header: tuple[str, str]) -> list[tuple[str, str]]:
+    """The rows of a shipped data file, after its '#' comment lines and its header (checked)."""
+    text = resources.files("custdim.semantic").joinpath("data", filename).read_text(encoding="utf-8")
+    rows = [tuple(row) for row in csv.reader(line for line in text.splitlines() if not line.startswith("#"))]
+    # A mismatch means the file was made by a different version of scripts/build_name_data.py.
+    if not rows or rows[0] != header or any(len(row) != len(header) for row in rows):
+        raise ValueError(f"custdim/semantic/data/{filename}: expected columns {', '.join(header)}")
+    return [(a, b) for a, b in rows[1:]]
+
+
 def _given_name_frequency() -> dict[str, float]:
-    freq: dict[str, float] = {}
-    for table in (_FakerPerson.first_names_female, _FakerPerson.first_names_male):
-        for name, weight in table.items():
-            freq[name.lower()] = freq.get(name.lower(), 0.0) + float(weight)
-    return freq
+    # Written with repr by the script, so float() gives back the exact weights the ranking compares.
+    return {name: float(freq) for name, freq in _read_data("given_names.csv", ("name", "frequency"))}
 
 
 def build_nicknames() -> dict[str, str]:
     """The nickname -> canonical first name mapping (see the module docstring for how one canonical is chosen)."""
-    namer = NickNamer()
-    canonicals = namer.canonical_lookup  # nickname -> candidate canonicals
-    nick_count = {name: len(nicks) for name, nicks in namer.nickname_lookup.items()}
+    canonicals: dict[str, set[str]] = {}  # nickname -> candidate canonicals
+    nick_count: dict[str, int] = {}  # canonical -> number of its nicknames
+    for canonical, nick in _read_data("nicknames.csv", ("canonical", "nickname")):
+        canonicals.setdefault(nick, set()).add(canonical)
+        nick_count[canonical] = nick_count.get(canonical, 0) + 1
     freq = _given_name_frequency()
     chosen: dict[str, str] = {}
     for nick in sorted(canonicals):

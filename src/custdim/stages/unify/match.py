@@ -2,30 +2,33 @@
 
 - Dedupe: every rule of a table's dedupe section runs on every row of that table.
 - Match: tables are ranked by ``match.order``; a table matches only tables ranked above it; rules are tried in
-  order and a later rule only sees the records of that table that no earlier rule matched. A rule naming
-  ``tables: [a, b]`` only runs for that pair.
+  order and a later rule only sees the records of that table that no earlier rule matched (``mode: ordered``,
+  the default; ``mode: all_rules`` keeps every rule's pairs). A rule naming ``tables: [a, b]`` only runs for that
+  pair.
+- Each of the two steps (all dedupe rules of all tables, all match rules) runs as one fused step: a constant
+  number of queries whatever the number of rules (:mod:`custdim.stages.unify.pairs`).
 - always_match pairs are added as the strongest links; never_match pairs are enforced by the cluster stage.
 """
 
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from custdim.config.unify import Rule
-from custdim.engines.base import Engine
 from custdim.errors import ConfigError, StageError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
+from custdim.stages.unify.candidates import RuleUse
 from custdim.stages.unify.conditions import normalized_table
 from custdim.stages.unify.map import RECORDS
 from custdim.stages.unify.model import load as load_model
 from custdim.stages.unify.model import model_columns
-from custdim.stages.unify.pairs import ALWAYS_STRENGTH, PAIR_SCHEMA, RuleRunner, RuleStats, Side
+from custdim.stages.unify.pairs import ALWAYS_STRENGTH, PAIR_SCHEMA, StepResult, run_step
 
 PAIRS = ("unify", "pairs")
 NEAR_MISSES = ("unify", "near_misses")
@@ -78,92 +81,57 @@ def pair_list_rids(ctx: RunContext, rows: list[tuple[str, str, str, str]], recor
     return j.select("a", "b")
 
 
+def rule_uses(ctx: RunContext) -> tuple[list[RuleUse], list[RuleUse]]:
+    """The dedupe rule uses (every table's rules on that table) and the match rule uses (over ranked tables)."""
+    unify = ctx.config.unify
+    tables = [t.table for t in unify.ordered_tables()]
+    rank_of = {t: i for i, t in enumerate(tables)}
+    dedupe = [
+        RuleUse(0, rule, i, "dedupe", (rank_of[d.table],), f"dedupe:{d.table}/{rule.name}")
+        for d in unify.dedupe
+        for i, rule in enumerate(d.rules)
+    ]
+    match: list[RuleUse] = []
+    for i, rule in enumerate(unify.match.rules if unify.match and len(tables) > 1 else []):
+        ranks = tuple(sorted(rank_of[t] for t in rule.tables)) if rule.tables else None
+        match.append(RuleUse(0, rule, i, "match", ranks, f"match:{rule.name}"))
+    number = lambda uses: [replace(u, id=k) for k, u in enumerate(uses)]  # noqa: E731
+    return number(dedupe), number(match)
+
+
 def run(ctx: RunContext, report: StageReport) -> None:
     engine, lake, unify = ctx.engine, ctx.lake, ctx.config.unify
     tables = [t.table for t in unify.ordered_tables()]
-    rank_of = {t: i for i, t in enumerate(tables)}
     records = engine.read(lake.work_table(*RECORDS))
-    base = str(ctx.config.root)
-    norm_expr = normalized_table(unify.all_rules(), records, base, unify.default_country)
+    norm_expr = normalized_table(unify.all_rules(), records, str(ctx.config.root), unify.default_country)
     model = None
     if any(r.min_match_weight is not None for r in unify.all_rules()):
         model = load_model(lake)
         if model is None:
             raise StageError("a rule sets min_match_weight but no model is trained: run `custdim unify train`")
         norm_expr = norm_expr.join(model_columns(records, list(model.fields)), "_rid")
-    norm = engine.materialize("match/normalized", norm_expr)
-    steps: list[tuple[ir.Table, ir.Table]] = []
-    details: dict[str, dict[str, object]] = {}
-    matched_by_table: dict[str, int] = {}
+    dedupe_uses, match_uses = rule_uses(ctx)
     match = unify.match
-    n_steps = sum(len(d.rules) for d in unify.dedupe) + (len(tables) - 1) * len(match.rules if match else [])
-    country, max_block = unify.default_country, unify.max_block_size
-
-    def record(kind: str, name: str, stats: RuleStats, records_matched: int) -> None:
-        d = details.setdefault(
-            f"{kind}:{name}",
-            {
-                "stage": kind,
-                "rule": name,
-                "candidates": 0,
-                "pairs": 0,
-                "records": 0,
-                "near_misses": 0,
-                "skipped_blocks": [],
-            },
-        )
-        for k in ("candidates", "pairs", "near_misses"):
-            d[k] = int(d[k]) + getattr(stats, k)  # type: ignore[call-overload]
-        d["records"] = int(d["records"]) + records_matched  # type: ignore[call-overload]
-        d["skipped_blocks"] = [*d["skipped_blocks"], *stats.skipped_blocks][:10]  # type: ignore[misc]
-
-    def run_rule(
-        rule: Rule, index: int, stage: str, left: ir.Table, right: ir.Table, tag: str
-    ) -> tuple[RuleStats, ir.Table]:
-        runner = RuleRunner(
-            engine,
-            lake,
-            rule,
-            index,
-            stage,
-            same_side=stage == "dedupe",
-            country=country,
-            max_block_size=max_block,
-            model=model,
-        )
-        stats, pairs, near = runner.run(Side(left, True), Side(right, False), norm, f"match/{tag}")
-        steps.append((pairs, near))
-        return stats, pairs
-
-    with ctx.steps("match", max(n_steps, 1)) as advance:
-        for d_index, dedupe in enumerate(unify.dedupe):
-            side = norm.filter(norm._rank == rank_of[dedupe.table])
-            for i, rule in enumerate(dedupe.rules):
-                stats, found = run_rule(rule, i, "dedupe", side, side, f"d{d_index:03d}_{i:03d}")
-                record("dedupe", f"{dedupe.table}/{rule.name}", stats, _distinct_records(engine, found))
-                advance()
-        for rank in range(1, len(tables)) if match else []:
-            assert match is not None
-            done: list[ir.Table] = []
-            for i, rule in enumerate(match.rules):
-                if rule.tables and tables[rank] not in rule.tables:
-                    advance()
-                    continue
-                left = norm.filter(norm._rank == rank)
-                if done:
-                    seen = ibis.union(*done, distinct=True) if len(done) > 1 else done[0]
-                    left = left.anti_join(seen, left._rid == seen.left_rid)
-                right = norm.filter(norm._rank < rank)
-                if rule.tables:
-                    other = next(t for t in rule.tables if t != tables[rank])
-                    right = norm.filter(norm._rank == rank_of[other]) if rank_of[other] < rank else right.limit(0)
-                stats, found = run_rule(rule, i, "match", left, right, f"m{rank:03d}_{i:03d}")
-                done.append(found.select("left_rid").distinct())
-                n = engine.count(done[-1])
-                matched_by_table[f"{tables[rank]} <- {rule.name}"] = n
-                record("match", rule.name, stats, n)
-                advance()
-    parts = [p for p, _ in steps]
+    steps = [(k, u) for k, u in (("dedupe", dedupe_uses), ("match", match_uses)) if u]
+    results: list[tuple[list[RuleUse], StepResult]] = []
+    with ctx.steps("match", len(steps) + 1) as advance:
+        norm = engine.materialize("match/normalized", norm_expr)
+        advance()
+        for kind, uses in steps:
+            result = run_step(
+                engine,
+                norm,
+                uses,
+                kind,  # type: ignore[arg-type]
+                name=f"match/{kind}",
+                country=unify.default_country,
+                max_block_size=unify.max_block_size,
+                model=model,
+                ordered=match is None or match.mode == "ordered",
+            )
+            results.append((uses, result))
+            advance()
+    parts = [r.pairs for _, r in results]
     always = read_pair_list(ctx, "always_match", match.always_match if match else None)
     if always:
         found = pair_list_rids(ctx, always, records)
@@ -183,20 +151,38 @@ def run(ctx: RunContext, report: StageReport) -> None:
     pairs_path = lake.work_table(*PAIRS)
     if parts:
         report.rows_out["pairs"] = engine.write(ibis.union(*parts) if len(parts) > 1 else parts[0], pairs_path)
-        nears = [n for _, n in steps]
-        report.details["near_misses"] = engine.write(
-            ibis.union(*nears) if len(nears) > 1 else nears[0], lake.work_table(*NEAR_MISSES)
-        )
     else:
         report.rows_out["pairs"] = engine.write(engine.from_arrow(PAIR_SCHEMA.empty_table()), pairs_path)
         report.warn("no dedupe or match rules: every record becomes its own profile")
+    nears = [r.near_misses for _, r in results] or [engine.from_arrow(PAIR_SCHEMA.empty_table())]
+    report.details["near_misses"] = engine.write(
+        ibis.union(*nears) if len(nears) > 1 else nears[0], lake.work_table(*NEAR_MISSES)
+    )
     if always:
         n_always = engine.count(engine.read(pairs_path).filter(lambda t: t.stage == "always"))
         report.details["always_match"] = {"listed": len(always), "applied": n_always}
         if n_always < len(always):
             report.warn(f"always_match: {len(always) - n_always} listed pairs name records that do not exist")
+    details: dict[str, dict[str, object]] = {}
+    for uses, result in results:
+        for u in uses:
+            s = result.stats[u.id]
+            details[u.key] = {
+                "stage": u.stage,
+                "rule": u.key.split(":", 1)[1],
+                "candidates": s.candidates,
+                "pairs": s.pairs,
+                "records": s.records,
+                "near_misses": s.near_misses,
+                "skipped_blocks": s.skipped_blocks[:10],
+            }
     report.details["rules"] = details
-    report.details["matched_records_by_table_and_rule"] = matched_by_table
+    report.details["step_seconds"] = dict(engine.step_seconds)
+    report.details["match_mode"] = match.mode if match else "ordered"
+    match_result = next((r for uses, r in results if uses[0].stage == "match"), None)
+    report.details["matched_records_by_table_and_rule"] = _matched_by_table(
+        ctx, tables, match_uses, match_result, records
+    )
     for d in details.values():
         for skipped in d["skipped_blocks"]:  # type: ignore[attr-defined]
             report.warn(
@@ -205,8 +191,24 @@ def run(ctx: RunContext, report: StageReport) -> None:
             )
 
 
-def _distinct_records(engine: Engine, t: ir.Table) -> int:
-    return engine.count(ibis.union(t.select(r=t.left_rid), t.select(r=t.right_rid), distinct=True))
+def _matched_by_table(
+    ctx: RunContext, tables: list[str], uses: list[RuleUse], result: StepResult | None, records: ir.Table
+) -> dict[str, int]:
+    """Records of each table (after the first) matched to earlier tables, per match rule."""
+    out: dict[str, int] = {}
+    for rank in range(1, len(tables)):
+        for u in uses:
+            if u.ranks is None or (rank in u.ranks and min(u.ranks) < rank):
+                out[f"{tables[rank]} <- {u.name}"] = 0
+    if result is None:
+        return out
+    pairs = result.pairs
+    ranks = records.select(_lrid=records._rid, _lrank=records._rank)
+    j = pairs.join(ranks, pairs.left_rid == ranks._lrid)
+    counts = j.group_by(["_lrank", "rule"]).agg(n=j.left_rid.nunique())
+    for r in ctx.engine.to_arrow(counts).to_pylist():
+        out[f"{tables[r['_lrank']]} <- {r['rule']}"] = int(r["n"])
+    return out
 
 
 def outputs(ctx: RunContext) -> list[str]:

@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 from custdim.semantic.address import normalize_address
 from custdim.semantic.junk import canonical, is_junk_canonical
 from custdim.semantic.names import normalize_name
+from custdim.semantic.normalizer_names import NORMALIZER_NAMES
 from custdim.semantic.organization import normalize_organization
 from custdim.semantic.phone import normalize_phone_e164
 
@@ -112,6 +113,7 @@ def _phone(country: str) -> Step:
 
 
 def _normalizers(country: str) -> dict[str, Step]:
+    # Keyed by NORMALIZER_NAMES in its order: the config accepts exactly those names (a test checks the two agree).
     return {
         "numerals": numerals,
         "unicode": unicode_to_ascii,
@@ -125,9 +127,8 @@ def _normalizers(country: str) -> dict[str, Step]:
     }
 
 
-# Applied in this order whatever order the project file lists them in, so that results do not depend on it
-# (unicode before lowercase: 'Æ' -> 'AE' -> 'ae'; type-specific normalizers see clean ASCII).
-ORDER = list(_normalizers("US"))
+# Applied in this order whatever order the project file lists them in, so that results do not depend on it.
+ORDER: list[str] = list(NORMALIZER_NAMES)
 
 
 def ordered(names: Sequence[str]) -> list[str]:
