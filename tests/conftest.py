@@ -136,6 +136,14 @@ def spark_session() -> Iterator[object]:
 
 
 @pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def engine_name(request: pytest.FixtureRequest) -> str:
+    """Each engine's name, for tests that run whole projects: they run once per engine."""
+    if request.param == "spark":
+        request.getfixturevalue("spark_session")
+    return str(request.param)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Each engine over an empty local lake: tests using it run once per engine."""
     from custdim.engines import create_engine

@@ -19,6 +19,7 @@ def make_project(
     unify_extra: str = "",
     match_extra: str = "",
     extra_fields: str = "",
+    engine: str = "duckdb",
 ) -> Project:
     """A project with one source 's' whose tables (name -> CSV rows after HEADER) all map the same columns.
 
@@ -39,7 +40,7 @@ def make_project(
             + "}"
         )
     text = (
-        "name: t\nsources:\n  - name: s\n    type: files\n    tables:\n" + "\n".join(table_yaml) + "\n"
+        f"name: t\nengine: {engine}\nsources:\n  - name: s\n    type: files\n    tables:\n" + "\n".join(table_yaml) + "\n"
         "unify:\n  tables:\n" + "\n".join(unify_yaml) + "\n"
     )
     if rules_yaml or order or match_extra:

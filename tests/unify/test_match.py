@@ -1,4 +1,4 @@
-"""Match semantics of Customer Insights: table order, rule order, exact and fuzzy conditions."""
+"""Match semantics of Customer Insights: table order, rule order, exact and fuzzy conditions (on every engine)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ NAME_ZIP_RULE = """\
 """
 
 
-def test_a_table_matches_only_tables_ranked_above(tmp_path: Path) -> None:
+def test_a_table_matches_only_tables_ranked_above(tmp_path: Path, engine_name: str) -> None:
     p = make_project(
         tmp_path,
         {
@@ -29,6 +29,7 @@ def test_a_table_matches_only_tables_ranked_above(tmp_path: Path) -> None:
         },
         EMAIL_RULE,
         order=["a", "b"],
+        engine=engine_name,
     )
     p.run()
     # Both a-records match b:1, so all three end up in one profile through b; a:1 and a:2 never pair directly.
@@ -40,7 +41,7 @@ def test_a_table_matches_only_tables_ranked_above(tmp_path: Path) -> None:
     assert pairs == {("b", "1", "a", "1"), ("b", "1", "a", "2")}
 
 
-def test_no_dedupe_within_the_first_table(tmp_path: Path) -> None:
+def test_no_dedupe_within_the_first_table(tmp_path: Path, engine_name: str) -> None:
     p = make_project(
         tmp_path,
         {
@@ -48,12 +49,13 @@ def test_no_dedupe_within_the_first_table(tmp_path: Path) -> None:
             "b": "7,Bob,Ray,bob@x.com,,02000",
         },
         EMAIL_RULE,
+        engine=engine_name,
     )
     p.run()
     assert groups(p) == {frozenset({"a:1"}), frozenset({"a:2"}), frozenset({"b:7"})}
 
 
-def test_later_rules_only_see_records_no_earlier_rule_matched(tmp_path: Path) -> None:
+def test_later_rules_only_see_records_no_earlier_rule_matched(tmp_path: Path, engine_name: str) -> None:
     p = make_project(
         tmp_path,
         {
@@ -62,6 +64,7 @@ def test_later_rules_only_see_records_no_earlier_rule_matched(tmp_path: Path) ->
         },
         EMAIL_RULE + NAME_ZIP_RULE,
         order=["a", "b"],
+        engine=engine_name,
     )
     p.run()
     rows = entity_rows(p, "MatchPairs")
@@ -73,7 +76,7 @@ def test_later_rules_only_see_records_no_earlier_rule_matched(tmp_path: Path) ->
     assert groups(p) == {frozenset({"a:1", "b:1"}), frozenset({"a:2"}), frozenset({"b:2"})}
 
 
-def test_fuzzy_condition_uses_the_longer_string(tmp_path: Path) -> None:
+def test_fuzzy_condition_uses_the_longer_string(tmp_path: Path, engine_name: str) -> None:
     rule = NAME_ZIP_RULE.replace("precision: high", "precision: 75")
     p = make_project(
         tmp_path,
@@ -82,6 +85,7 @@ def test_fuzzy_condition_uses_the_longer_string(tmp_path: Path) -> None:
             "b": "1,Anne,Lee,,,01000\n2,Jon,Lee,,,01000",
         },
         rule,
+        engine=engine_name,
     )
     p.run()
     # ann/anne: 1 - 1/4 = 75% -> match; jon/jonathan: 1 - 5/8 = 37.5% -> no match.
@@ -91,7 +95,7 @@ def test_fuzzy_condition_uses_the_longer_string(tmp_path: Path) -> None:
     assert pair["ConditionScores"] == '{"LastName": 100.0, "FirstName": 75.0, "PostalCode": 100.0}'
 
 
-def test_missing_values_never_match(tmp_path: Path) -> None:
+def test_missing_values_never_match(tmp_path: Path, engine_name: str) -> None:
     p = make_project(
         tmp_path,
         {
@@ -99,13 +103,14 @@ def test_missing_values_never_match(tmp_path: Path) -> None:
             "b": "1,Cy,Ro,,,\n2,Di,Ny, ,,",
         },
         EMAIL_RULE,
+        engine=engine_name,
     )
     p.run()
     assert len(groups(p)) == 4
     assert entity_rows(p, "MatchPairs") == []
 
 
-def test_transitive_profiles_across_three_tables(tmp_path: Path) -> None:
+def test_transitive_profiles_across_three_tables(tmp_path: Path, engine_name: str) -> None:
     p = make_project(
         tmp_path,
         {
@@ -115,6 +120,7 @@ def test_transitive_profiles_across_three_tables(tmp_path: Path) -> None:
         },
         EMAIL_RULE + "      - name: phone\n        conditions:\n          - {field: Phone, normalize: [phone]}\n",
         order=["a", "b", "c"],
+        engine=engine_name,
     )
     report = p.run()
     assert groups(p) == {frozenset({"a:1", "b:1", "c:1"})}
@@ -122,3 +128,25 @@ def test_transitive_profiles_across_three_tables(tmp_path: Path) -> None:
     assert match is not None
     rules = match.details["rules"]
     assert {k: (v["pairs"], v["records"]) for k, v in rules.items()} == {"match:email": (1, 1), "match:phone": (1, 1)}
+
+
+def test_all_rules_mode_keeps_every_rules_pairs(tmp_path: Path, engine_name: str) -> None:
+    # The data of the ordered-rules test above: there name-zip never sees b:1, which email matched first.
+    p = make_project(
+        tmp_path,
+        {
+            "a": "1,Ann,Lee,ann@x.com,,01000\n2,Ann,Lee,other@x.com,,01000",
+            "b": "1,Ann,Lee,ann@x.com,,01000\n2,Anne,Lee,,,01000",
+        },
+        EMAIL_RULE + NAME_ZIP_RULE,
+        order=["a", "b"],
+        match_extra="    mode: all_rules\n",
+        engine=engine_name,
+    )
+    report = p.run()
+    by_rule = {(r["RuleName"], r["LeftSourceKey"], r["RightSourceKey"]) for r in entity_rows(p, "MatchPairs")}
+    assert by_rule == {("email", "1", "1"), ("name-zip", "1", "1"), ("name-zip", "1", "2")}
+    assert groups(p) == {frozenset({"a:1", "a:2", "b:1"}), frozenset({"b:2"})}
+    match = report.stage("match")
+    assert match is not None and match.details["match_mode"] == "all_rules"
+    assert match.details["matched_records_by_table_and_rule"] == {"s.b <- email": 1, "s.b <- name-zip": 1}
