@@ -34,7 +34,15 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.er_metrics import RssSampler, load_truth, quality, record_id, ru_maxrss_mb
+from bench.er_metrics import (
+    RssSampler,
+    link_quality,
+    load_truth,
+    quality,
+    record_id,
+    ru_maxrss_mb,
+    size_distribution,
+)
 from bench.run import BENCH_DIR, REPO_ROOT, WORK_DIR, _version, git_state, machine_facts, report_child
 
 RESULTS_VERSION = 1
@@ -456,7 +464,25 @@ def custdim_phase(directory: Path) -> dict[str, Any]:
     started = time.perf_counter()
     keys = project.sql("SELECT SourceName, TableName, SourceKey, CustomerId FROM AlternateKey").to_pylist()
     predicted = {record_id(k["SourceName"], k["TableName"], k["SourceKey"]): k["CustomerId"] for k in keys}
-    scored = quality(predicted, load_truth(directory / TRUTH_PATH))
+    truth = load_truth(directory / TRUTH_PATH)
+    scored = quality(predicted, truth)
+    scored["sizes"] = size_distribution(predicted, truth)
+    pairs = project.sql(
+        "SELECT Stage, RuleName, LeftSourceName, LeftTableName, LeftSourceKey, "
+        "RightSourceName, RightTableName, RightSourceKey FROM MatchPairs"
+    ).to_pylist()
+    scored["links"] = link_quality(
+        [
+            (
+                p["Stage"],
+                p["RuleName"],
+                record_id(p["LeftSourceName"], p["LeftTableName"], p["LeftSourceKey"]),
+                record_id(p["RightSourceName"], p["RightTableName"], p["RightSourceKey"]),
+            )
+            for p in pairs
+        ],
+        truth,
+    )
     unify = [s for s in stages if s["name"] in UNIFY_STAGES]
     merge = unify[-1]
     return {
@@ -709,30 +735,61 @@ def _size_section(run: dict[str, Any]) -> list[str]:
 
 
 def _rule_section(run: dict[str, Any]) -> list[str]:
-    """custdim's match stage per rule pass: the stage reports counts per rule, not seconds, so counts are shown."""
+    """custdim's match stage: seconds per fused step, then counts per rule use, false links per rule, profile sizes."""
     match = next((s for s in run.get("custdim", {}).get("stages", []) if s["name"] == "match"), None)
     if match is None or not match.get("details", {}).get("rules"):
         return []
-    rows = [
-        ["rule pass", "candidates", "pairs", "records matched", "near misses"],
-        ["---", "---:", "---:", "---:", "---:"],
-    ]
-    for name, d in match["details"]["rules"].items():
-        rows.append([name, f"{d['candidates']:,}", f"{d['pairs']:,}", f"{d['records']:,}", f"{d['near_misses']:,}"])
     custdim, splink = run.get("custdim", {}), run.get("splink", {})
-    return [
+    lines = [
         f"Whole-run wall time of each tool's process (imports, all its phases and scoring): custdim "
         f"{_num(custdim.get('process_seconds'), 1)} s (unify {_num(custdim.get('unify_seconds'), 1)} s), Splink "
         f"{_num(splink.get('process_seconds'), 1)} s (its four phases {_num(splink.get('total_seconds'), 1)} s).",
         "",
-        f"### custdim match stage per rule pass ({run['records']:,} records)",
-        "",
-        f"The match stage took {_num(match.get('wall_seconds'), 1)} s in all. It reports candidates, pairs and "
-        "matched records per rule pass but no time per pass, so no per-pass seconds are shown.",
-        "",
-        _table(rows),
+        f"### custdim match stage ({run['records']:,} records)",
         "",
     ]
+    steps: dict[str, float] = match["details"].get("step_seconds") or {}
+    if steps:
+        lines += [
+            f"The match stage took {_num(match.get('wall_seconds'), 1)} s. All rules of a step run fused, so time "
+            "is measured per step (every rule at once), not per rule; the rest of the stage is writing the pairs "
+            "and the report.",
+            "",
+            _table(
+                [["step", "seconds"], ["---", "---:"]]
+                + [[name, f"{sec:.2f}"] for name, sec in steps.items()]
+                + [["**all steps**", f"**{sum(steps.values()):.2f}**"]]
+            ),
+            "",
+        ]
+    rows = [
+        ["rule use", "candidates", "pairs", "records matched", "near misses"],
+        ["---", "---:", "---:", "---:", "---:"],
+    ]
+    for name, d in match["details"]["rules"].items():
+        rows.append([name, f"{d['candidates']:,}", f"{d['pairs']:,}", f"{d['records']:,}", f"{d['near_misses']:,}"])
+    lines += [_table(rows), ""]
+    frequent = match["details"].get("frequent_values") or {}
+    for step, guards in frequent.items():
+        for g in guards:
+            lines.append(
+                f"- frequency guard, {step}: {g['values']:,} {g['field']} values shared by more than "
+                f"{g['max_frequency']} records ({g['records']:,} records) were no evidence."
+            )
+    if frequent:
+        lines.append("")
+    quality = custdim.get("quality", {})
+    if quality.get("links"):
+        link_rows = [["step", "rule", "links", "false links", "share false"], ["---", "---", "---:", "---:", "---:"]]
+        for q in quality["links"]:
+            share = "-" if q["false_share"] is None else f"{q['false_share']:.1%}"
+            link_rows.append([q["stage"], q["rule"], f"{q['links']:,}", f"{q['false']:,}", share])
+        lines += ["Direct links (MatchPairs) against the truth, by rule:", "", _table(link_rows), ""]
+    if quality.get("sizes"):
+        size_rows = [["profile size", "profiles", "holding more than one person"], ["---", "---:", "---:"]]
+        size_rows += [[b["size"], f"{b['profiles']:,}", f"{b['mixed']:,}"] for b in quality["sizes"]]
+        lines += ["custdim profiles by size (records in the truth file):", "", _table(size_rows), ""]
+    return lines
 
 
 def _candidates_line(custdim: dict[str, Any]) -> list[str]:

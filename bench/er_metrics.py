@@ -63,6 +63,46 @@ def quality(predicted: Mapping[str, Hashable], truth: Mapping[str, str]) -> dict
     }
 
 
+def link_quality(links: list[tuple[str, str, str, str]], truth: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Per (stage, rule): the direct links a rule accepted and how many join two different people.
+
+    ``links`` holds (stage, rule, left record id, right record id); links with a record outside the truth are
+    left out. Shows at a glance which rule lets false links in, which cluster-level scores hide.
+    """
+    counts: dict[tuple[str, str], list[int]] = {}
+    for stage, rule, left, right in links:
+        a, b = truth.get(left), truth.get(right)
+        if a is None or b is None:
+            continue
+        c = counts.setdefault((stage, rule), [0, 0])
+        c[0] += 1
+        c[1] += a != b
+    return [
+        {"stage": stage, "rule": rule, "links": n, "false": f, "false_share": round(f / n, 4) if n else None}
+        for (stage, rule), (n, f) in sorted(counts.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    ]
+
+
+def size_distribution(predicted: Mapping[str, Hashable], truth: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Profiles by size band: how many, and how many hold records of more than one person."""
+    members: dict[Hashable, list[str]] = {}
+    for record, cluster in predicted.items():
+        if record in truth:
+            members.setdefault(cluster, []).append(truth[record])
+    bands = [(1, 1), (2, 2), (3, 3), (4, 5), (6, 9), (10, 49), (50, None)]
+    out = []
+    for lo, hi in bands:
+        chosen = [m for m in members.values() if len(m) >= lo and (hi is None or len(m) <= hi)]
+        out.append(
+            {
+                "size": str(lo) if lo == hi else (f"{lo}+" if hi is None else f"{lo}-{hi}"),
+                "profiles": len(chosen),
+                "mixed": sum(1 for m in chosen if len(set(m)) > 1),
+            }
+        )
+    return out
+
+
 # --- memory ---------------------------------------------------------------------------------------------------------
 
 

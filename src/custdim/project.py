@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from custdim import failpoints
 from custdim.config import ProjectConfig, load_project_config
+from custdim.contracts import ID_CHANGE_LOG, RECORDS
 from custdim.errors import StageError
 from custdim.lake import Lake
 from custdim.lake.lock import RunLock
@@ -126,12 +127,11 @@ class Project:
         stages = [stage_spec(name) for name in ("map", "match", "cluster", "merge")]
         report = RunReport(run_id=f"preview-{new_run_id()}", project=self.name, engine=self.config.engine)
         with self._running(lake, stages, report, record=False, progress=progress, scratch=lake.scratch) as ctx:
-            log = ctx.engine.read(lake.entity("IdChangeLog"))
+            log = ctx.engine.read(lake.entity(ID_CHANGE_LOG))
             return ctx.engine.to_arrow(log.filter(log.RunId == report.run_id).order_by(["Event", "CustomerId"]))
 
     def train(self) -> tuple[str, MatchModel]:
         """Fit the Fellegi-Sunter model on the mapped records of the last run and save it; returns (path, model)."""
-        from custdim.stages.unify.map import RECORDS
         from custdim.stages.unify.model import save
         from custdim.stages.unify.model import train as fit
 
@@ -301,7 +301,6 @@ class Project:
     def profile(self) -> dict[str, object]:
         """Value profile of the last run's mapped records (the map stage's ``details["profile"]``, recomputed)."""
         from custdim.engines import create_engine
-        from custdim.stages.unify.map import RECORDS
         from custdim.stages.unify.profile import profile_records
 
         path = self.lake.work_table(*RECORDS)

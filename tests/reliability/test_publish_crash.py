@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from custdim.contracts import EXPORT_ENTITIES
 from custdim.failpoints import FAILPOINT_EXIT
 from custdim.project import Project
 from custdim.stages.publish import snapshots
-from custdim.stages.publish.stage import ENTITIES, KEEP_SNAPSHOTS
+from custdim.stages.publish.stage import KEEP_SNAPSHOTS
 from tests.conftest import write_example
 from tests.reliability.published import assert_consistent_export, custdim, leftovers
 
@@ -23,7 +24,7 @@ PUBLISH_POINTS = (
     "run.locked",
     "stage.publish.begun",
     "publish.start",
-    *(f"publish.copied.{name}" for name in ENTITIES),
+    *(f"publish.copied.{name}" for name in EXPORT_ENTITIES),
     "publish.snapshot_complete",
     "publish.manifest_swapped",
     "catalog.before_swap",

@@ -40,7 +40,9 @@ def make_project(
             + "}"
         )
     text = (
-        f"name: t\nengine: {engine}\nsources:\n  - name: s\n    type: files\n    tables:\n" + "\n".join(table_yaml) + "\n"
+        f"name: t\nengine: {engine}\nsources:\n  - name: s\n    type: files\n    tables:\n"
+        + "\n".join(table_yaml)
+        + "\n"
         "unify:\n  tables:\n" + "\n".join(unify_yaml) + "\n"
     )
     if rules_yaml or order or match_extra:

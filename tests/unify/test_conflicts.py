@@ -1,4 +1,5 @@
-"""Conflict-aware cluster repair: records that contradict each other stay together only through a direct match."""
+"""Conflict-aware cluster repair: records that contradict each other stay together only through a direct match by a
+rule that compared the contradicting fields."""
 
 from __future__ import annotations
 
@@ -41,12 +42,13 @@ def test_a_chain_through_a_shared_phone_is_cut_between_contradicting_records(
         request.getfixturevalue("spark_session")
     p = household(tmp_path)
     report = p.run(engine=engine)
-    # Anna and Bob differ in first name AND birth date and no rule matched them directly: two people.
+    # Anna and Bob differ in first name AND birth date, and only the phone rule, which compared neither, links
+    # them (b:1-c:1 directly, a:1-c:1 through b:1): two people, two contradicting pairs.
     assert groups(p) == {frozenset({"a:1", "b:1"}), frozenset({"c:1"})}
     cluster = report.stage("cluster")
     assert cluster is not None
     assert cluster.details["guards"] == {"oversize": 0, "never_match": 0, "conflicts": 1}
-    assert cluster.details["contradicting_pairs"] == 1
+    assert cluster.details["contradicting_pairs"] == 2
     assert any("contradict each other" in w for w in cluster.warnings)
 
 
@@ -58,12 +60,36 @@ def test_switched_off_the_chain_stays(tmp_path: Path) -> None:
     assert cluster is not None and cluster.details["guards"]["conflicts"] == 0
 
 
-def test_a_direct_match_keeps_contradicting_records_together(tmp_path: Path) -> None:
-    # c:1 now shares Anna's email too: the email rule links a:1/b:1 and c:1 directly, so nothing is cut.
+def test_a_direct_match_that_never_looked_at_names_or_dates_does_not_overrule_them(tmp_path: Path) -> None:
+    # c:1 now shares Anna's email too (a household address): the email rule links all three directly, but it
+    # compared neither first names nor birth dates, so Bob is still a different person.
     tables = {**HOUSEHOLD, "c": "1,Bob,Lee,anna@x.com,555,,1975-05-05"}
     p = household(tmp_path, tables=tables)
     report = p.run()
-    assert groups(p) == {frozenset({"a:1", "b:1", "c:1"})}
+    assert groups(p) == {frozenset({"a:1", "b:1"}), frozenset({"c:1"})}
+    cluster = report.stage("cluster")
+    assert cluster is not None and cluster.details["guards"]["conflicts"] == 1
+    assert cluster.details["contradicting_pairs"] == 2
+
+
+def test_a_two_record_profile_is_judged_too(tmp_path: Path) -> None:
+    tables = {"a": "1,Anna,Lee,home@x.com,,,1980-01-01", "b": "1,Bob,Lee,home@x.com,,,1975-05-05"}
+    p = make_project(tmp_path, tables, RULES, order=["a", "b"], extra_fields=DOB)
+    p.run()
+    assert groups(p) == {frozenset({"a:1"}), frozenset({"b:1"})}
+
+
+def test_a_direct_match_that_compared_first_names_keeps_contradicting_records_together(tmp_path: Path) -> None:
+    # Kim/Kym: below the conflict's high precision but accepted by a rule that compared first names at medium
+    # precision and weighed the difference itself; the birth dates differ too, and still the link stands.
+    rules = (
+        "      - name: email-first-name\n        conditions:\n          - {field: Email, normalize: [lowercase]}\n"
+        "          - {field: FirstName, precision: medium, normalize: [lowercase]}\n"
+    )
+    tables = {"a": "1,Kim,Lee,kim@x.com,,,1980-01-01", "b": "1,Kym,Lee,kim@x.com,,,1981-01-01"}
+    p = make_project(tmp_path, tables, rules, order=["a", "b"], extra_fields=DOB)
+    report = p.run()
+    assert groups(p) == {frozenset({"a:1", "b:1"})}
     cluster = report.stage("cluster")
     assert cluster is not None and cluster.details["guards"]["conflicts"] == 0
 

@@ -65,8 +65,11 @@ def test_the_executor_changed_no_profile_or_id(tmp_path: Path, engine: str, requ
     write_project_file(tmp_path, engine)
     text = (tmp_path / "custdim.yaml").read_text()
     # The guards added with the executor switched off: what is compared is the executor alone.
-    (tmp_path / "custdim.yaml").write_text(text.replace("\nunify:\n", "\nunify:\n  conflicts: []\n", 1))
+    (tmp_path / "custdim.yaml").write_text(
+        text.replace("\nunify:\n", "\nunify:\n  conflicts: []\n  max_frequency: {}\n", 1)
+    )
     project = Project.load(tmp_path)
     assert project.config.unify.conflicts == []
+    assert project.config.unify.frequency_caps() == {}
     project.run()
     assert alternate_key_fingerprint(project) == (GOLDEN_ROWS, GOLDEN_SHA256)

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from custdim.contracts import CUSTOMER, UNIFIED_ACTIVITY
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -79,8 +81,8 @@ def status_table(console: Console, reports: list[RunReport]) -> None:
             f"{r.seconds:.1f}",
             f"{sum(ingest.rows_out.values()):,}" if ingest else "-",
             f"{rejected:,}",
-            f"{merge.rows_out.get('Customer', 0):,}" if merge else "-",
-            f"{acts.rows_out.get('UnifiedActivity', 0):,}" if acts else "-",
+            f"{merge.rows_out.get(CUSTOMER, 0):,}" if merge else "-",
+            f"{acts.rows_out.get(UNIFIED_ACTIVITY, 0):,}" if acts else "-",
         )
     console.print(table)
 

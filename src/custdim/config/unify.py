@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -14,6 +14,9 @@ from custdim.semantic.types import check_semantic_type
 
 PRECISIONS: dict[str, int] = {"exact": 100, "high": 80, "medium": 60, "low": 30}
 Policy = Literal["importance", "most_recent", "least_recent", "most_filled"]
+# Shared email addresses and phone numbers are households and role accounts, not identities: a value held by more
+# records than this (in the table, for a dedupe; in every table, for the match) links nobody by default.
+DEFAULT_IDENTIFIER_FREQUENCY = 10
 
 
 class UnifyTable(Model):
@@ -77,6 +80,12 @@ class Condition(Model):
     bypass: list[str] | str | None = Field(default=None, description="Values that never match, or a file of them.")
     swap_day_month: bool = Field(default=False, description="Dates: also equal when day and month are swapped.")
     max_days: int | None = Field(default=None, ge=0, description="Dates: equal when at most this many days apart.")
+    max_frequency: int | None = Field(
+        default=None,
+        ge=2,
+        description="Exact conditions: a value shared by more records than this is no evidence (no agreement, "
+        "no blocking key). Defaults to unify.max_frequency for the field; null here turns it off.",
+    )
 
     @field_validator("precision")
     @classmethod
@@ -91,6 +100,8 @@ class Condition(Model):
             raise ValueError("method jaro_winkler needs a fuzzy precision (high, medium, low or 1-99)")
         if self.max_days is not None and self.threshold != 100:
             raise ValueError("max_days compares dates by distance; leave precision at exact")
+        if self.max_frequency is not None and not self.is_exact:
+            raise ValueError("max_frequency counts records per exact value; it needs precision exact (no max_days)")
         return self
 
     @property
@@ -256,6 +267,11 @@ class Unify(Model):
         default=None,
         description="When records contradict each other (default: first name and birth date both differ); [] = off.",
     )
+    max_frequency: dict[str, Annotated[int, Field(ge=2)]] | None = Field(
+        default=None,
+        description="Field -> N: exact agreement on a value shared by more than N records of a step is no evidence "
+        f"(default: {DEFAULT_IDENTIFIER_FREQUENCY} for email and phone fields); {{}} = off.",
+    )
     id_namespace: str | None = Field(default=None, description="Namespace of CustomerIds; defaults to the project.")
     two_digit_year_pivot: int = Field(
         default=DEFAULT_PIVOT,
@@ -289,6 +305,15 @@ class Unify(Model):
                 raise ValueError(f"{where}.max_days: max_days needs a date field; {field} is {semantic}")
         return self
 
+    @model_validator(mode="after")
+    def _frequency_fields(self) -> Unify:
+        # Field names from the tables as listed: match.order is checked by its own validator, maybe after this one.
+        fields = list(dict.fromkeys(f for t in self.tables for f in t.field_columns()))
+        unknown = sorted(set(self.max_frequency or {}) - set(fields))
+        if unknown:
+            raise ValueError(f"max_frequency: unknown field {', '.join(unknown)}; valid values: {', '.join(fields)}")
+        return self
+
     def max_days_uses(self) -> list[tuple[str, str]]:
         """(field, config path of the condition) of every condition with ``max_days``."""
         groups: list[tuple[str, list[Condition]]] = []
@@ -304,6 +329,27 @@ class Unify(Model):
         return [
             (c.field, f"{path}[{n}]") for path, conds in groups for n, c in enumerate(conds) if c.max_days is not None
         ]
+
+    def frequency_caps(self) -> dict[str, int]:
+        """Field -> the most records an exact value may be shared by and still count (configured or default)."""
+        if self.max_frequency is not None:
+            return dict(self.max_frequency)
+        return {
+            f: DEFAULT_IDENTIFIER_FREQUENCY
+            for f, semantic in self.field_types().items()
+            if semantic in ("Identity.Service.Email", "Identity.Service.Phone")
+        }
+
+    def with_frequency_caps(self, rule: Rule) -> Rule:
+        """``rule`` with every exact condition that sets no ``max_frequency`` of its own given its field's cap."""
+        caps = self.frequency_caps()
+        conditions = [
+            c.model_copy(update={"max_frequency": caps[c.field]})
+            if c.is_exact and c.field in caps and "max_frequency" not in c.model_fields_set
+            else c
+            for c in rule.conditions
+        ]
+        return rule.model_copy(update={"conditions": conditions})
 
     def conflict_rules(self) -> list[Conflict]:
         """The configured conflicts, or the default ones for the mapped fields."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from custdim.contracts import CUSTOMER, EXPORT_MANIFEST
 from custdim.demo.generate import DemoDataset, generate
 from custdim.demo.project_file import write_project_file
 from custdim.errors import UsageError
@@ -96,7 +97,7 @@ def demo_summary(console: Console, result: DemoResult) -> None:
     """What a person wants to read after the demo: in, out, quality, where, what next."""
     merge = result.report.stage("merge")
     records = merge.rows_in.get("records", 0) if merge else 0
-    profiles = merge.rows_out.get("Customer", 0) if merge else 0
+    profiles = merge.rows_out.get(CUSTOMER, 0) if merge else 0
     q = result.quality
     console.print(
         f"\n[bold]{records:,}[/] customer records from {len(result.dataset.files)} source files "
@@ -108,7 +109,7 @@ def demo_summary(console: Console, result: DemoResult) -> None:
         f"exact profiles {c.exact_clusters:,} of {c.true_clusters:,} people (cluster F1 {c.f1:.3f})"
     )
     console.print(f"lake: {result.project.lake.root}")
-    console.print(f"CDM manifest: {result.project.lake.url('export', 'export.manifest.cdm.json')}\n")
+    console.print(f"CDM manifest: {result.project.lake.url('export', EXPORT_MANIFEST)}\n")
     d = result.directory
     console.print("try:")
     for query in EXAMPLE_QUERIES:

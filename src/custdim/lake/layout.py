@@ -19,8 +19,9 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from custdim.contracts import EXPORT_MANIFEST
+
 ZONES = ("raw", "work", "export", "_runs", "_ldw")
-EXPORT_MANIFEST = "export.manifest.cdm.json"
 
 
 @dataclass

@@ -13,6 +13,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from custdim.config.activities import Activity
+from custdim.contracts import ACTIVITIES_STAGED, ACTIVITY_ENTITIES, ACTIVITY_REJECTS, ALTERNATE_KEY, UNIFIED_ACTIVITY
 from custdim.errors import ConfigError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
@@ -29,7 +30,6 @@ STANDARD = (
     "Amount",
 )
 LINEAGE = ("_ingested_at", "_run_id")
-REJECTS = ("activities", "rejects")
 EMPTY_SCHEMA = pa.schema(
     [
         ("CustomerId", pa.string()),
@@ -149,19 +149,19 @@ def unify_columns(parts: list[tuple[ir.Table, list[str]]]) -> list[ir.Table]:
 
 def run(ctx: RunContext, report: StageReport) -> None:
     engine, lake = ctx.engine, ctx.lake
-    keys = engine.read(lake.entity("AlternateKey"))
+    keys = engine.read(lake.entity(ALTERNATE_KEY))
     parts = [build_activity(ctx, i, a, keys) for i, a in enumerate(ctx.config.activities)]
-    target = lake.entity("UnifiedActivity")
-    rejects_path = lake.work_table(*REJECTS)
+    target = lake.entity(UNIFIED_ACTIVITY)
+    rejects_path = lake.work_table(*ACTIVITY_REJECTS)
     if not parts:
         report.warn("no activities configured")
-    staged_path = lake.work_table("activities", "staged")
+    staged_path = lake.work_table(*ACTIVITIES_STAGED)
     if parts:
         aligned = unify_columns(parts)
         engine.write(ibis.union(*aligned) if len(aligned) > 1 else aligned[0], staged_path)
         staged = engine.read(staged_path)
         good = staged.filter(staged._reason.isnull()).drop("_reason", "_record")
-        report.rows_out["UnifiedActivity"] = engine.write(good, target)
+        report.rows_out[UNIFIED_ACTIVITY] = engine.write(good, target)
         bad = staged.filter(staged._reason.notnull())
         rejected = engine.write(bad.select("SourceTableName", "SourceActivityId", "_reason", "_record"), rejects_path)
         counts = engine.to_arrow(
@@ -179,11 +179,11 @@ def run(ctx: RunContext, report: StageReport) -> None:
         lake.remove(staged_path)
     else:
         empty = engine.from_arrow(EMPTY_SCHEMA.empty_table())
-        report.rows_out["UnifiedActivity"] = engine.write(empty, target)
+        report.rows_out[UNIFIED_ACTIVITY] = engine.write(empty, target)
 
 
 def outputs(ctx: RunContext) -> list[str]:
-    return [ctx.lake.entity("UnifiedActivity")]
+    return [ctx.lake.entity(n) for n in ACTIVITY_ENTITIES]
 
 
 STAGE = StageSpec("activities", ("merge",), run, outputs, "link activities to customers (UnifiedActivity)")

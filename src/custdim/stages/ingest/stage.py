@@ -6,6 +6,7 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 
+from custdim.contracts import INGEST_STAGING, RAW_MANIFEST
 from custdim.errors import ConfigError
 from custdim.lake.cdm import Entity, Manifest
 from custdim.report import StageReport, now_iso
@@ -39,7 +40,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
             result = read_table(config.resolve(table.path), table, label, key)
             _check_columns(config.file, key, label, result.table.column_names, table.primary_key, table.columns)
 
-            staging = lake.work_table("ingest", source.name, table.name)
+            staging = lake.work_table(*INGEST_STAGING, source.name, table.name)
             lake.remove(staging)
             lake.makedirs(staging)
             with lake.fs.open(f"{staging}/part-00000.parquet", "wb") as fh:
@@ -100,7 +101,7 @@ def _write_raw_manifest(ctx: RunContext, entities: list[Entity]) -> None:
     lake = ctx.lake
     for e in entities:
         lake.write_json(lake.path("raw", e.schema_folder, e.document_name), e.schema_json())
-    lake.write_json(lake.path("raw", "raw.manifest.cdm.json"), Manifest("raw", entities).to_json())
+    lake.write_json(lake.path("raw", RAW_MANIFEST), Manifest("raw", entities).to_json())
 
 
 def outputs(ctx: RunContext) -> list[str]:

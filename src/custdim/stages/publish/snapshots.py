@@ -11,16 +11,15 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from custdim import failpoints
+from custdim.contracts import EXPORT_MANIFEST
 from custdim.errors import StageError
 from custdim.lake.cdm import manifest_from_json
-from custdim.lake.layout import EXPORT_MANIFEST
 from custdim.report import now_iso
 
 if TYPE_CHECKING:
     from custdim.lake import Lake
 
 MARKER = "_complete.json"
-MANIFEST = EXPORT_MANIFEST
 
 
 def marker(lake: Lake, run_id: str) -> str:
@@ -58,13 +57,13 @@ def read_manifest(lake: Lake) -> dict[str, Any] | None:
         data = lake.read_json(path)
     except (ValueError, UnicodeDecodeError) as exc:
         raise StageError(
-            f"the published manifest {lake.url('export', MANIFEST)} is not valid JSON ({exc}); {recover}"
+            f"the published manifest {lake.url('export', EXPORT_MANIFEST)} is not valid JSON ({exc}); {recover}"
         ) from None
     try:
         manifest_from_json(data)
     except (KeyError, TypeError, AttributeError) as exc:
         raise StageError(
-            f"the published manifest {lake.url('export', MANIFEST)} is not a CDM manifest (missing or malformed "
+            f"the published manifest {lake.url('export', EXPORT_MANIFEST)} is not a CDM manifest (missing or malformed "
             f"{exc}); {recover}"
         ) from None
     return dict(data)

@@ -15,6 +15,16 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from custdim import failpoints
+from custdim.contracts import (
+    ALTERNATE_KEY,
+    CUSTOMER,
+    CUSTOMER_PROVENANCE,
+    EXPORT_ENTITIES,
+    EXPORT_MANIFEST,
+    ID_CHANGE_LOG,
+    MATCH_PAIRS,
+    UNIFIED_ACTIVITY,
+)
 from custdim.errors import StageError
 from custdim.lake.cdm import Entity, Manifest, Relationship
 from custdim.report import StageReport
@@ -24,17 +34,16 @@ from custdim.stages.publish import catalog, snapshots
 if TYPE_CHECKING:
     from custdim.lake import Lake
 
-ENTITIES = ("Customer", "AlternateKey", "MatchPairs", "UnifiedActivity", "CustomerProvenance", "IdChangeLog")
-KEYS = {"Customer": "CustomerId", "UnifiedActivity": "ActivityId"}
+KEYS = {CUSTOMER: "CustomerId", UNIFIED_ACTIVITY: "ActivityId"}
 # Both ends of every relationship carry the same CDM type.
 GUIDS = frozenset({"CustomerId", "ActivityId"})
 DESCRIPTIONS = {
-    "Customer": "One row per unified customer profile.",
-    "AlternateKey": "Every source record and the CustomerId it was unified into.",
-    "MatchPairs": "Pairs of source records that matched, with the rule and scores.",
-    "UnifiedActivity": "Customer activities from all activity tables, linked to CustomerId.",
-    "CustomerProvenance": "For each unified field, the source record and policy that produced its value.",
-    "IdChangeLog": "Every run's CustomerId events: created, merged, split, records_moved, retired.",
+    CUSTOMER: "One row per unified customer profile.",
+    ALTERNATE_KEY: "Every source record and the CustomerId it was unified into.",
+    MATCH_PAIRS: "Pairs of source records that matched, with the rule and scores.",
+    UNIFIED_ACTIVITY: "Customer activities from all activity tables, linked to CustomerId.",
+    CUSTOMER_PROVENANCE: "For each unified field, the source record and policy that produced its value.",
+    ID_CHANGE_LOG: "Every run's CustomerId events: created, merged, split, records_moved, retired.",
 }
 KEEP_SNAPSHOTS = 3
 
@@ -42,9 +51,9 @@ KEEP_SNAPSHOTS = 3
 def run(ctx: RunContext, report: StageReport) -> None:
     lake = ctx.lake
     failpoints.reached("publish.start")
-    with ctx.steps("publish", len(ENTITIES) + 3) as advance:
+    with ctx.steps("publish", len(EXPORT_ENTITIES) + 3) as advance:
         entities, rows = [], {}
-        for name in ENTITIES:
+        for name in EXPORT_ENTITIES:
             entity, rows[name] = _copy_entity(ctx, name)
             entities.append(entity)
             failpoints.reached(f"publish.copied.{name}")
@@ -54,8 +63,8 @@ def run(ctx: RunContext, report: StageReport) -> None:
         failpoints.reached("publish.snapshot_complete")
         advance()
         relationships = [
-            Relationship(e, "CustomerId", "Customer", "CustomerId")
-            for e in ("AlternateKey", "MatchPairs", "UnifiedActivity", "CustomerProvenance")
+            Relationship(e, "CustomerId", CUSTOMER, "CustomerId")
+            for e in (ALTERNATE_KEY, MATCH_PAIRS, UNIFIED_ACTIVITY, CUSTOMER_PROVENANCE)
         ]
         doc = Manifest("export", entities, relationships).to_json()
         # The commit: until this write, readers keep seeing the previous snapshot.
@@ -69,7 +78,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
         failpoints.reached("publish.pruned")
         advance()
     report.rows_out.update(rows)
-    report.details["manifest"] = lake.url("export", posixpath.basename(lake.export_manifest()))
+    report.details["manifest"] = lake.url("export", EXPORT_MANIFEST)
     report.details["snapshot"] = lake.url("export", "snapshots", ctx.run_id)
     if removed:
         report.details["pruned_snapshots"] = removed

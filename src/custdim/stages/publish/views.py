@@ -6,6 +6,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from custdim.contracts import CUSTOMER, UNIFIED_ACTIVITY
+
 
 def dim_customer(customer: ir.Table, activity: ir.Table) -> ir.Table:
     """The enhanced customer dimension: one row per CustomerId, profile fields plus activity facts."""
@@ -28,4 +30,4 @@ def dim_customer(customer: ir.Table, activity: ir.Table) -> ir.Table:
 def derived_views(schemas: dict[str, pa.Schema]) -> dict[str, ir.Table]:
     """Derived views over unbound tables named like the exported entities."""
     tables = {name: ibis.table(ibis.schema(schema), name=name) for name, schema in schemas.items()}
-    return {"dim_customer": dim_customer(tables["Customer"], tables["UnifiedActivity"])}
+    return {"dim_customer": dim_customer(tables[CUSTOMER], tables[UNIFIED_ACTIVITY])}

@@ -16,6 +16,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Literal
 
+import ibis
 import ibis.expr.types as ir
 
 from custdim.config.unify import Rule
@@ -43,11 +44,16 @@ class BlockKey:
 
     def expr(self, t: ir.Table, left: bool) -> ir.StringValue:
         """The key's value for records of ``t`` (holding the normalized columns) on the left or right side."""
+        c = self.condition
         if self.kind == "swapped" and left:
             # Left's day/month-swapped date meets right's date as written.
-            assert self.condition.swapped is not None
-            return t[self.condition.swapped]
-        v = t[self.condition.column]
+            assert c.swapped is not None
+            v = t[c.swapped]
+        else:
+            v = t[c.column]
+        if c.condition.max_frequency is not None and self.kind in ("value", "swapped"):
+            # A value too common to be evidence is no blocking key either: its block would only pair strangers.
+            v = ibis.ifelse(c.too_common(t[c.frequency]), ibis.null("string"), v)
         if self.kind == "prefix":
             return v.substr(0, DERIVED_LENGTH)
         if self.kind == "suffix":

@@ -5,10 +5,11 @@
 2. Profiles: components over all pairs. In-process engines pull the edges as Arrow and run scipy's
    connected_components; distributed engines run the large-star / small-star algorithm (Kiveris et al., 2014)
    as joins, converging in O(log n) rounds.
-3. Repair: a profile holding a never_match pair, records that contradict each other without a direct link between
-   them (``unify.conflicts``; default: first name and birth date both differ), or more than ``max_cluster_size``
-   records, is rebuilt from its strongest links only (a maximum spanning forest that refuses any link joining a
-   never_match or contradicting pair or growing a part beyond the limit), so it is split at its weakest links.
+3. Repair: a profile holding a never_match pair, records that contradict each other without a direct link by a rule
+   that compared the contradicting fields (``unify.conflicts``; default: first name and birth date both differ),
+   or more than ``max_cluster_size`` records, is rebuilt from its strongest links only (a maximum spanning forest
+   that refuses any link joining a never_match or contradicting pair or growing a part beyond the limit), so it is
+   split at its weakest links.
    Only those profiles' edges leave the engine.
 
 Output ``work/unify/clusters``: _rid, _cluster (smallest _rid of the profile), _dgroup, _winner, _priority (the
@@ -26,16 +27,16 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from custdim.contracts import CLUSTERS, COMPONENT_ROUNDS, COMPONENTS, DEDUPE_GROUPS, NEVER_PAIRS, PAIRS, RECORDS
 from custdim.engines.base import Engine
 from custdim.errors import StageError
 from custdim.lake import Lake
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.unify.conflicts import contradicting_pairs
-from custdim.stages.unify.map import RECORDS, recency_column
-from custdim.stages.unify.match import PAIRS, pair_list_rids, read_pair_list
+from custdim.stages.unify.map import recency_column
+from custdim.stages.unify.match import pair_list_rids, read_pair_list
 
-CLUSTERS = ("unify", "clusters")
 MAX_ROUNDS = 64
 
 
@@ -71,10 +72,10 @@ def small_star(edges: ir.Table) -> ir.Table:
 def components_distributed(engine: Engine, lake: Lake, pairs: ir.Table) -> ir.Table:
     """(_rid, _cluster) for every node that has an edge, computed with joins only (each round materialized)."""
     edges = pairs.select(a=pairs.left_rid, b=pairs.right_rid).filter(lambda t: t.a != t.b).distinct()
-    current = lake.work_table("unify", "cc", "round_0")
+    current = lake.work_table(*COMPONENT_ROUNDS, "round_0")
     engine.write(edges, current)
     for round_no in range(1, MAX_ROUNDS + 1):
-        nxt = lake.work_table("unify", "cc", f"round_{round_no}")
+        nxt = lake.work_table(*COMPONENT_ROUNDS, f"round_{round_no}")
         before = engine.read(current)
         engine.write(small_star(large_star(before)), nxt)
         after = engine.read(nxt)
@@ -89,9 +90,9 @@ def components_distributed(engine: Engine, lake: Lake, pairs: ir.Table) -> ir.Ta
     return final.group_by(_rid=final.a).agg(_cluster=final.b.min())
 
 
-def components(engine: Engine, lake: Lake, nodes: ir.Table, pairs: ir.Table, name: str) -> ir.Table:
-    """(_rid, _cluster) for every node of ``nodes`` (0..n-1), materialized under work/unify/<name>."""
-    path = lake.work_table("unify", name)
+def components(engine: Engine, lake: Lake, nodes: ir.Table, pairs: ir.Table, name: tuple[str, ...]) -> ir.Table:
+    """(_rid, _cluster) for every node of ``nodes`` (0..n-1), materialized as the work table ``name``."""
+    path = lake.work_table(*name)
     if engine.capabilities.local_graph:
         n_nodes = engine.count(nodes)
         edges = engine.to_arrow(pairs.select("left_rid", "right_rid"))
@@ -102,7 +103,7 @@ def components(engine: Engine, lake: Lake, nodes: ir.Table, pairs: ir.Table, nam
         linked = components_distributed(engine, lake, pairs)
         j = nodes.left_join(linked, "_rid")
         engine.write(j.select(_rid=j._rid, _cluster=j._cluster.fill_null(j._rid)), path)
-        lake.remove(lake.work_table("unify", "cc"))
+        lake.remove(lake.work_table(*COMPONENT_ROUNDS))
     return engine.read(path)
 
 
@@ -163,7 +164,7 @@ def repair(
     conflicts = unify.conflict_rules()
     if conflicts:
         base, country = str(ctx.config.root), unify.default_country
-        found = contradicting_pairs(conflicts, records, clusters, pairs, base, country)
+        found = contradicting_pairs(conflicts, records, clusters, pairs, unify.all_rules(), base, country)
         constraints += _rows(engine.to_arrow(found.select("a", "b", c="_cluster")))
     bad = set(oversize["_cluster"].to_pylist()) | {c for _, _, c in constraints}
     guards = {
@@ -183,8 +184,8 @@ def repair(
     if guards["conflicts"]:
         report.warn(
             f"{guards['conflicts']} profiles joined records that contradict each other "
-            f"({len(constraints) - n_never} pairs, e.g. different first names and birth dates) only through "
-            "other records; rebuilt from their strongest links"
+            f"({len(constraints) - n_never} pairs, e.g. different first names and birth dates) that no rule "
+            "comparing those fields links directly; rebuilt from their strongest links"
         )
     if not bad:
         return None
@@ -266,7 +267,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
     never = None
     if never_list:
         found = pair_list_rids(ctx, never_list, records)
-        never_path = lake.work_table("unify", "never")
+        never_path = lake.work_table(*NEVER_PAIRS)
         n_never = engine.write(found, never_path)
         never = engine.read(never_path)
         # A direct link between a never_match pair is dropped before anything is joined through it.
@@ -276,8 +277,8 @@ def run(ctx: RunContext, report: StageReport) -> None:
             | ((pairs.left_rid == never.b) & (pairs.right_rid == never.a)),
         )
         report.details["never_match"] = {"listed": len(never_list), "applied": n_never}
-    dgroups = components(engine, lake, nodes, pairs.filter(pairs.stage == "dedupe"), "dedupe_groups")
-    base = components(engine, lake, nodes, pairs, "components")
+    dgroups = components(engine, lake, nodes, pairs.filter(pairs.stage == "dedupe"), DEDUPE_GROUPS)
+    base = components(engine, lake, nodes, pairs, COMPONENTS)
     fixed = repair(ctx, base, pairs, records, never, report)
     if fixed is not None:
         j = base.left_join(fixed, "_rid")
@@ -287,8 +288,8 @@ def run(ctx: RunContext, report: StageReport) -> None:
     priority = ibis.row_number().over(order_by=[j._rank, j._winner.desc(), j._key]).cast("int64")
     out = lake.work_table(*CLUSTERS)
     engine.write(j.select("_rid", "_cluster", "_dgroup", "_winner", _priority=priority), out)
-    for name in ("dedupe_groups", "components"):
-        lake.remove(lake.work_table("unify", name))
+    for name in (DEDUPE_GROUPS, COMPONENTS):
+        lake.remove(lake.work_table(*name))
     sizes = engine.to_arrow(_size_histogram(engine.read(out)))
     report.rows_in["records"] = engine.count(nodes)
     report.rows_out["profiles"] = int(sum(sizes["profiles"].to_pylist()))

@@ -35,6 +35,16 @@ class CompiledCondition:
     def label(self) -> str:
         return self.condition.field
 
+    @property
+    def frequency(self) -> str:
+        """Column holding how many records of the step share this record's value (see ``max_frequency``)."""
+        return f"{self.column}__tf"
+
+    def too_common(self, frequency: ir.IntegerValue) -> ir.BooleanValue:
+        """True when the value is shared by more records than the condition's ``max_frequency`` allows."""
+        cap = self.condition.max_frequency
+        return ibis.literal(False) if cap is None else (frequency > cap).fill_null(False)
+
     def steps(self, base: str) -> list[Step]:
         """The transformations of a record's value: normalizers, then bypass values and aliases."""
         c = self.condition

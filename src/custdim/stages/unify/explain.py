@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from custdim.contracts import ALTERNATE_KEY, CUSTOMER, CUSTOMER_PROVENANCE, EXPLAIN_ENTITIES, MATCH_PAIRS
 from custdim.errors import CustdimError, StageError
 
 if TYPE_CHECKING:
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from custdim.lake import Lake
-
-ENTITIES = ("Customer", "AlternateKey", "MatchPairs", "CustomerProvenance")
 
 
 @dataclass(frozen=True)
@@ -34,10 +33,10 @@ class Explanation:
 
 def explain_queries(tables: Mapping[str, ir.Table], customer_id: str) -> dict[str, ir.Table]:
     """The four lookups of :func:`explain` over ``tables`` (named like the published entities), in output order."""
-    customer = tables["Customer"]
-    keys = tables["AlternateKey"]
-    pairs = tables["MatchPairs"]
-    prov = tables["CustomerProvenance"]
+    customer = tables[CUSTOMER]
+    keys = tables[ALTERNATE_KEY]
+    pairs = tables[MATCH_PAIRS]
+    prov = tables[CUSTOMER_PROVENANCE]
     return {
         "customer": customer.filter(customer.CustomerId == customer_id),
         "records": keys.filter(keys.CustomerId == customer_id)
@@ -93,7 +92,7 @@ def _published_schemas(lake: Lake) -> dict[str, ibis.Schema]:
         raise StageError("nothing is published yet: run `custdim run` first")
     locations = {name: locs for name, _, locs in manifest_from_json(doc)[1]}
     schemas = {}
-    for name in ENTITIES:
+    for name in EXPLAIN_ENTITIES:
         if not locations.get(name):
             raise StageError(
                 f"the published export has no {name} entity: run `custdim run` to publish one that explain can read"

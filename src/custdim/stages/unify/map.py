@@ -9,6 +9,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from custdim.contracts import RECORDS
 from custdim.errors import ConfigError
 from custdim.report import StageReport
 from custdim.semantic.dates import DATE_TYPES, FORMAT_NAMES, DateOrder, decide_order, default_order, parse_date
@@ -16,7 +17,6 @@ from custdim.semantic.dates import profile_metrics as date_metrics
 from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.exprs import as_timestamp
 
-RECORDS = ("unify", "records")
 # Share of non-empty values of a date column that may fail to parse before the run report warns.
 UNPARSEABLE_WARN_SHARE = 0.02
 

@@ -20,18 +20,16 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from custdim.contracts import NEAR_MISSES, PAIRS, RECORDS
 from custdim.errors import ConfigError, StageError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.unify.candidates import RuleUse
 from custdim.stages.unify.conditions import normalized_table
-from custdim.stages.unify.map import RECORDS
 from custdim.stages.unify.model import load as load_model
 from custdim.stages.unify.model import model_columns
 from custdim.stages.unify.pairs import ALWAYS_STRENGTH, PAIR_SCHEMA, StepResult, run_step
 
-PAIRS = ("unify", "pairs")
-NEAR_MISSES = ("unify", "near_misses")
 LIST_COLUMNS = ("Table1", "Table1Key", "Table2", "Table2Key")
 
 
@@ -87,14 +85,14 @@ def rule_uses(ctx: RunContext) -> tuple[list[RuleUse], list[RuleUse]]:
     tables = [t.table for t in unify.ordered_tables()]
     rank_of = {t: i for i, t in enumerate(tables)}
     dedupe = [
-        RuleUse(0, rule, i, "dedupe", (rank_of[d.table],), f"dedupe:{d.table}/{rule.name}")
+        RuleUse(0, unify.with_frequency_caps(rule), i, "dedupe", (rank_of[d.table],), f"dedupe:{d.table}/{rule.name}")
         for d in unify.dedupe
         for i, rule in enumerate(d.rules)
     ]
     match: list[RuleUse] = []
     for i, rule in enumerate(unify.match.rules if unify.match and len(tables) > 1 else []):
         ranks = tuple(sorted(rank_of[t] for t in rule.tables)) if rule.tables else None
-        match.append(RuleUse(0, rule, i, "match", ranks, f"match:{rule.name}"))
+        match.append(RuleUse(0, unify.with_frequency_caps(rule), i, "match", ranks, f"match:{rule.name}"))
     number = lambda uses: [replace(u, id=k) for k, u in enumerate(uses)]  # noqa: E731
     return number(dedupe), number(match)
 
@@ -177,6 +175,14 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 "skipped_blocks": s.skipped_blocks[:10],
             }
     report.details["rules"] = details
+    report.details["frequent_values"] = {uses[0].stage: r.frequent_values for uses, r in results if r.frequent_values}
+    for uses, r in results:
+        for f in r.frequent_values:
+            if f["records"]:
+                report.warn(
+                    f"{uses[0].stage}: {f['values']} {f['field']} values shared by more than {f['max_frequency']} "
+                    f"records ({f['records']} records) are no evidence and no blocking key (unify.max_frequency)"
+                )
     report.details["step_seconds"] = dict(engine.step_seconds)
     report.details["match_mode"] = match.mode if match else "ordered"
     match_result = next((r for uses, r in results if uses[0].stage == "match"), None)

@@ -16,17 +16,28 @@ import ibis
 import ibis.expr.types as ir
 
 from custdim.config.unify import Unify
+from custdim.contracts import (
+    ALTERNATE_KEY,
+    CLUSTERS,
+    CUSTOMER,
+    CUSTOMER_PROVENANCE,
+    ID_CHANGE_LOG,
+    ID_HISTORY_ENTITIES,
+    IDS,
+    MATCH_PAIRS,
+    MEMBERS,
+    MERGED,
+    PAIRS,
+    RECORDS,
+    UNIFY_ENTITIES,
+)
 from custdim.engines.base import Engine
 from custdim.lake.cdm import manifest_from_json
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.publish.snapshots import read_manifest
-from custdim.stages.unify.cluster import CLUSTERS
 from custdim.stages.unify.ids import assign_ids, record_identity
-from custdim.stages.unify.map import RECORDS, recency_column
-from custdim.stages.unify.match import PAIRS
-
-ENTITIES = ("Customer", "AlternateKey", "MatchPairs", "CustomerProvenance", "IdChangeLog")
+from custdim.stages.unify.map import recency_column
 
 
 @dataclass(frozen=True)
@@ -127,11 +138,11 @@ def previous_state(ctx: RunContext) -> tuple[ir.Table | None, ir.Table | None]:
         return None, None
     found: dict[str, ir.Table] = {}
     for name, _, locations in manifest_from_json(doc)[1]:
-        if name in ("AlternateKey", "IdChangeLog") and locations:
+        if name in ID_HISTORY_ENTITIES and locations:
             folder = lake.path("export", posixpath.dirname(locations[0]))
             if lake.has_table(folder):
                 found[name] = engine.read(folder)
-    return found.get("AlternateKey"), found.get("IdChangeLog")
+    return found.get(ALTERNATE_KEY), found.get(ID_CHANGE_LOG)
 
 
 def build_match_pairs(pairs: ir.Table, records: ir.Table, owner: ir.Table) -> ir.Table:
@@ -200,7 +211,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
     clusters = engine.read(lake.work_table(*CLUSTERS))
     pairs = engine.read(lake.work_table(*PAIRS))
     # Materialized once: every output below reads it, and a fresh table keeps Ibis join chains apart.
-    members_path = lake.work_table("unify", "members")
+    members_path = lake.work_table(*MEMBERS)
     engine.write(records.join(clusters, "_rid"), members_path)
     members = engine.read(members_path)
     previous, log = previous_state(ctx)
@@ -215,11 +226,11 @@ def run(ctx: RunContext, report: StageReport) -> None:
         "_cluster", "_priority", identity=record_identity(members._source, members._table, members._key)
     )
     ids_expr, events = assign_ids(namespace, keyed, prev, ctx.run_id)
-    ids_path = lake.work_table("unify", "ids")
+    ids_path = lake.work_table(*IDS)
     engine.write(ids_expr, ids_path)
     ids = engine.read(ids_path)
     merged, picks = merged_profiles(members, unify)
-    merged_path = lake.work_table("unify", "merged")
+    merged_path = lake.work_table(*MERGED)
     engine.write(merged, merged_path)
     merged = engine.read(merged_path)
     j = merged.join(ids, "_cluster")
@@ -234,11 +245,11 @@ def run(ctx: RunContext, report: StageReport) -> None:
     owner = members.join(ids, "_cluster").select(o_rid=members._rid, CustomerId=ids.CustomerId)
     change_log = events if log is None else ibis.union(log.select(*events.columns), events)
     outputs = {
-        "Customer": customer,
-        "AlternateKey": alternate,
-        "MatchPairs": build_match_pairs(pairs, records, owner),
-        "CustomerProvenance": build_provenance(merged, ids, records, picks),
-        "IdChangeLog": change_log,
+        CUSTOMER: customer,
+        ALTERNATE_KEY: alternate,
+        MATCH_PAIRS: build_match_pairs(pairs, records, owner),
+        CUSTOMER_PROVENANCE: build_provenance(merged, ids, records, picks),
+        ID_CHANGE_LOG: change_log,
     }
     with ctx.steps("merge", len(outputs)) as advance:
         for name, expr in outputs.items():
@@ -246,7 +257,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
             advance()
     report.rows_in["records"] = engine.row_count(lake.work_table(*RECORDS))
     report.details["profiles_with_many_values"] = many_values(engine, members, unify)
-    log_now = engine.read(lake.entity("IdChangeLog"))
+    log_now = engine.read(lake.entity(ID_CHANGE_LOG))
     log_now = log_now.filter(log_now.RunId == ctx.run_id)
     counts = engine.to_arrow(log_now.group_by("Event").agg(n=log_now.count()))
     report.details["id_events"] = {r["Event"]: r["n"] for r in counts.to_pylist()}
@@ -254,7 +265,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
 
 
 def outputs(ctx: RunContext) -> list[str]:
-    return [ctx.lake.entity(n) for n in ENTITIES]
+    return [ctx.lake.entity(n) for n in UNIFY_ENTITIES]
 
 
 STAGE = StageSpec("merge", ("cluster",), run, outputs, "merge profiles and assign stable CustomerIds")

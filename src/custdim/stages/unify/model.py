@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
+from custdim.contracts import MODEL_COLUMNS
 from custdim.engines.base import Engine
 from custdim.errors import StageError
 from custdim.lake import Lake
@@ -183,7 +184,7 @@ def _em(rows: list[dict[str, Any]], fields: list[str], u: dict[str, np.ndarray])
 
 def train(engine: Engine, lake: Lake, records: ir.Table, fields: list[str], seed: int = 0) -> MatchModel:
     """Fit the model on the mapped records (no labels)."""
-    norm_path = lake.work_table("unify", "model_columns")
+    norm_path = lake.work_table(*MODEL_COLUMNS)
     n_records = engine.write(model_columns(records, fields), norm_path)
     norm = engine.read(norm_path)
     u = _u(engine, norm, n_records, fields, seed)

@@ -20,6 +20,7 @@ import pyarrow as pa
 from custdim.engines.base import Engine
 from custdim.stages.unify import candidates as cand
 from custdim.stages.unify.candidates import Pass, RuleUse, StepKind
+from custdim.stages.unify.conditions import CompiledCondition, compile_rule
 from custdim.stages.unify.model import MatchModel
 from custdim.stages.unify.scoring import SCORED_COLUMNS, StepScorer
 
@@ -57,6 +58,7 @@ class StepResult:
     pairs: ir.Table
     near_misses: ir.Table
     stats: dict[int, RuleStats]
+    frequent_values: list[dict[str, object]] = field(default_factory=list)
 
 
 def first_rule_only(scored: ir.Table) -> ir.Table:
@@ -89,6 +91,11 @@ def run_step(
 ) -> StepResult:
     """Pairs of every rule use of one step, in a constant number of engine steps named ``name/...``."""
     stats = {u.id: RuleStats() for u in uses}
+    capped = _capped_conditions(uses, country)
+    frequent: list[dict[str, object]] = []
+    if capped:
+        norm = engine.materialize(f"{name}/frequencies", with_frequencies(norm, capped, kind))
+        frequent = _report_frequent(engine, norm, capped)
     passes = cand.plan_passes(uses, country, max_block_size)
     by_id = {p.id: p for p in passes}
     rows = cand.keyed_rows(norm, passes, refine=False)
@@ -121,7 +128,51 @@ def run_step(
     _count(engine, scored, stats, kind)
     pairs = scored.filter(scored._accept).select(*SCORED_COLUMNS)
     near = scored.filter(scored._near).select(*SCORED_COLUMNS)
-    return StepResult(pairs, near, stats)
+    return StepResult(pairs, near, stats, frequent)
+
+
+def _capped_conditions(uses: list[RuleUse], country: str) -> list[CompiledCondition]:
+    """The distinct (column, cap) conditions with a ``max_frequency``, one per pair."""
+    out: dict[tuple[str, int], CompiledCondition] = {}
+    for u in uses:
+        for c in compile_rule(u.rule, country):
+            if c.condition.max_frequency is not None:
+                out.setdefault((c.column, c.condition.max_frequency), c)
+    return list(out.values())
+
+
+def with_frequencies(norm: ir.Table, capped: list[CompiledCondition], kind: StepKind) -> ir.Table:
+    """``norm`` plus, per capped column, how many records of the step share each value (one window each).
+
+    A dedupe counts within each table (its records only ever pair with their own table); the match across all.
+    """
+    out: dict[str, ir.Value] = {}
+    for c in capped:
+        if c.frequency in out:
+            continue
+        by = [norm._rank, norm[c.column]] if kind == "dedupe" else [norm[c.column]]
+        n = norm._rid.count().over(ibis.window(group_by=by))
+        out[c.frequency] = ibis.ifelse(norm[c.column].isnull(), ibis.null("int64"), n)
+    return norm.mutate(**out)
+
+
+def _report_frequent(engine: Engine, norm: ir.Table, capped: list[CompiledCondition]) -> list[dict[str, object]]:
+    """Per capped field: how many values and records the frequency guard set aside, and the most common values."""
+    out: list[dict[str, object]] = []
+    for c in capped:
+        over = norm.filter(c.too_common(norm[c.frequency]))
+        top = over.group_by(value=over[c.column]).agg(n=over.count()).order_by([ibis.desc("n"), "value"]).limit(3)
+        totals = engine.to_arrow(over.agg(values=over[c.column].nunique(), records=over.count())).to_pylist()[0]
+        out.append(
+            {
+                "field": c.label,
+                "max_frequency": c.condition.max_frequency,
+                "values": int(totals["values"] or 0),
+                "records": int(totals["records"] or 0),
+                "most_common": [[r["value"], int(r["n"])] for r in engine.to_arrow(top).to_pylist()],
+            }
+        )
+    return out
 
 
 def _report_oversize(

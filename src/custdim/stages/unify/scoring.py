@@ -28,7 +28,7 @@ def strength(rule_index: int | ir.IntegerValue, score: ir.FloatingValue) -> ir.F
 def _comparison(c: CompiledCondition) -> tuple[object, ...]:
     # What decides a condition's score (its threshold only decides acceptance): equal tuples, one score column.
     method = None if c.condition.is_exact else c.condition.method
-    return (c.column, c.swapped, c.condition.is_exact, c.condition.max_days, method)
+    return (c.column, c.swapped, c.condition.is_exact, c.condition.max_days, method, c.condition.max_frequency)
 
 
 class StepScorer:
@@ -43,7 +43,11 @@ class StepScorer:
         self.comparisons: dict[tuple[object, ...], tuple[str, CompiledCondition]] = {}
         for c in every:
             self.comparisons.setdefault(_comparison(c), (f"c{len(self.comparisons)}", c))
-        self.columns = sorted({c.column for c in every} | {c.swapped for c in every if c.swapped})
+        self.columns = sorted(
+            {c.column for c in every}
+            | {c.swapped for c in every if c.swapped}
+            | {c.frequency for c in every if c.condition.max_frequency is not None}
+        )
         if self.model is not None:
             self.columns = sorted(set(self.columns) | {model_column(f) for f in self.model.fields})
 
@@ -66,7 +70,12 @@ class StepScorer:
         scores = {}
         for name, c in self.comparisons.values():
             swapped = j[f"l_{c.swapped}"] if c.swapped else None
-            scores[name] = c.score(j[f"l_{c.column}"], j[f"r_{c.column}"], swapped)
+            score = c.score(j[f"l_{c.column}"], j[f"r_{c.column}"], swapped)
+            if c.condition.max_frequency is not None:
+                # Agreement on a value shared by too many records says nothing: scored as missing.
+                common = c.too_common(j[f"l_{c.frequency}"]) | c.too_common(j[f"r_{c.frequency}"])
+                score = ibis.ifelse(common, ibis.null("float64"), score)
+            scores[name] = score
         if self.model is not None:
             scores["_weight"] = weight_expr(self.model, j).round(2)
         return j.select("l_rid", "r_rid", *[f"b{u.id}" for u in self.uses], **scores)
