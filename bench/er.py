@@ -72,8 +72,10 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
 PHASES = ("generate", "ingest", "custdim", "splink", "splink-tune")
 RULE_SETS = ("three", "nine")
 STYLES = ("default", "messy")
-VARIANT: dict[str, str] = {"config": "three", "style": "default"}
-"""Rule set and generator style of this run; the parent writes it to :data:`VARIANT_FILE` for its phase processes."""
+MODES = ("ordered", "all_rules")
+VARIANT: dict[str, str] = {"config": "three", "style": "default", "mode": "ordered"}
+"""Rule set, generator style and custdim match mode of this run; the parent writes it to :data:`VARIANT_FILE`
+for its phase processes."""
 VARIANT_FILE = "bench-variant.json"
 
 
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.phase is not None:
         return _child(args.phase, Path(args.dir), args.records[0], args.seed, args.threshold)
-    VARIANT.update(config=args.config, style=args.style)
+    VARIANT.update(config=args.config, style=args.style, mode=args.match_mode)
     return run(args.records, args.seed, args.out, args.splink_threshold)
 
 
@@ -104,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--style", choices=STYLES, default="default", help="demo generator style: default, or messy (see demo.messy)"
+    )
+    parser.add_argument(
+        "--match-mode", choices=MODES, default="ordered", help="custdim's unify.match.mode (default: ordered)"
     )
     # Internal: run one phase in this process and print its JSON on stdout.
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
@@ -132,8 +137,9 @@ def people_for(records: int) -> int:
 
 
 def _suffix() -> str:
-    default = VARIANT == {"config": "three", "style": "default"}
-    return "" if default else f"-{VARIANT['config']}-{VARIANT['style']}"
+    mode = "" if VARIANT["mode"] == "ordered" else f"-{VARIANT['mode'].replace('_', '-')}"
+    default = VARIANT["config"] == "three" and VARIANT["style"] == "default"
+    return mode if default else f"-{VARIANT['config']}-{VARIANT['style']}{mode}"
 
 
 def work_dir(records: int) -> Path:
@@ -404,6 +410,13 @@ def ingest_phase(directory: Path) -> dict[str, Any]:
 
     variant = read_variant(directory)
     write_project_file(directory, "duckdb", style=variant["style"], rules=variant["config"])
+    mode = variant.get("mode", "ordered")
+    if mode != "ordered":
+        path = directory / "custdim.yaml"
+        text = path.read_text(encoding="utf-8")
+        if "\n  match:\n" not in text:
+            raise RuntimeError("the demo project file has no unify.match section to set the mode in")
+        path.write_text(text.replace("\n  match:\n", f"\n  match:\n    mode: {mode}\n", 1), encoding="utf-8")
     project = Project.load(directory)
     started = time.perf_counter()
     report = project.run(stage="ingest")
@@ -590,6 +603,7 @@ def document(
         "benchmark": "er",
         "config": VARIANT["config"],
         "style": VARIANT["style"],
+        "match_mode": VARIANT["mode"],
         "seed": seed,
         "timestamp": timestamp,
         **environment,
@@ -637,7 +651,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- {machine['platform']}, {machine['cpu_count']} CPUs ({machine['cpu_model']}), "
         f"{_gib(machine['total_memory_bytes'])} RAM",
         f"- Python {machine['python']}, duckdb {machine['duckdb']}, ibis {machine['ibis']}, splink {machine['splink']}",
-        f"- custdim rules: `{doc.get('config', 'three')}`; generator style: `{doc.get('style', 'default')}`",
+        f"- custdim rules: `{doc.get('config', 'three')}`; generator style: `{doc.get('style', 'default')}`; "
+        f"match mode: `{doc.get('match_mode', 'ordered')}`",
         "",
         "Both systems start from the same landed raw Parquet (custdim's ingest) and run in their own processes. "
         "custdim *unify* = map + match + cluster + merge (sum of the wall times of one `Project.run(stage=...)` each); "

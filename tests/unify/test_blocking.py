@@ -19,7 +19,7 @@ def test_plans() -> None:
     lines = plan_rule(mixed).describe(1000)
     assert lines == [
         "join on PostalCode",
-        "blocks above 50 records: join on it + one of [first2(LastName), last2(LastName)]",
+        "blocks above 10 records: join on it + one of [first2(LastName), last2(LastName)]",
         "refined blocks still above 1000 records: skipped and reported",
     ]
     fuzzy = Rule.model_validate(

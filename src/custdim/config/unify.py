@@ -161,6 +161,13 @@ class Conflict(Model):
         min_length=1, description="Each holds when both values exist and do NOT reach its precision."
     )
 
+    @field_validator("conditions")
+    @classmethod
+    def _no_frequency(cls, v: list[Condition]) -> list[Condition]:
+        if any(c.max_frequency is not None for c in v):
+            raise ValueError("max_frequency weighs evidence for a match; a conflict condition cannot use it")
+        return v
+
 
 def default_conflicts(fields: list[str]) -> list[Conflict]:
     """Without a ``conflicts:`` section: a different first name AND a different birth date mean a different person."""

@@ -1,13 +1,17 @@
 """Blocking: which record pairs a rule compares at all.
 
-Exact conditions are a rule's blocking keys. When the rule also has fuzzy conditions, blocks of more than 50
-records (a postcode, a common last name) are not joined whole: they are refined with keys derived from the fuzzy
+Exact conditions are a rule's blocking keys. When the rule also has fuzzy conditions, blocks of more than 10
+records (a postcode, a birth date at scale) are not joined whole: they are refined with keys derived from the fuzzy
 values — their first and last two characters, in every combination — so that a pair is still found as long as each
 fuzzy value kept one of its ends intact, which holds for any single typo (substitution, insertion or deletion) in a
 value of four or more characters. An exact-only rule joins blocks up to ``max_block_size`` records. Keys shared by
 more than ``max_block_size`` records, even after refinement, are skipped and reported (the junk-value guard). A
 rule with only fuzzy conditions is blocked on the derived keys directly. No pass ever joins a block larger than
 ``max_block_size``, so a run cannot explode into a cross join.
+
+Why 10: a birth date is shared by ~40 records at a million, and joining such blocks whole made 13.5M of the 17M
+candidate pairs of the nine-rule benchmark; refined, the same pairs are accepted (measured on a held-out seed: equal
+precision and recall at 100k records, a quarter of the candidates).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from custdim.stages.unify.conditions import CompiledCondition, compile_rule
 
 KeyKind = Literal["value", "swapped", "prefix", "suffix"]
 DERIVED_LENGTH = 2
-REFINE_ABOVE = 50
+REFINE_ABOVE = 10
 
 
 @dataclass(frozen=True)
