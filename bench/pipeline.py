@@ -58,6 +58,11 @@ def pipeline_phase(directory: Path, engine: str) -> dict[str, Any]:
         }
     wall_seconds = time.perf_counter() - started
     pipeline_peak = peak_rss_mb()  # before evaluation, which is not part of the pipeline
+    jobs = None
+    if engine == "spark":
+        from custdim.engines.spark import jobs_started
+
+        jobs = jobs_started()
     started = time.perf_counter()
     quality, clusters = evaluate(project, directory / TRUTH_PATH)
     return {
@@ -66,6 +71,7 @@ def pipeline_phase(directory: Path, engine: str) -> dict[str, Any]:
         "traceback": None,
         "wall_seconds": round(wall_seconds, 3),
         "peak_rss_mb": pipeline_peak,
+        "spark_jobs": jobs,
         "evaluation_seconds": round(time.perf_counter() - started, 3),
         "customer_tables": customer_tables,
         "stages": stage_rows(report),

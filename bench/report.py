@@ -48,6 +48,7 @@ def build_run(
         "pipeline_seconds": stage_seconds if succeeded else None,
         "pipeline_wall_seconds": pipeline.get("wall_seconds"),
         "pipeline_peak_rss_mb": pipeline.get("peak_rss_mb"),
+        "spark_jobs": pipeline.get("spark_jobs"),
         "evaluation_seconds": pipeline.get("evaluation_seconds"),
         "records_per_second": round(customer_records / stage_seconds, 1) if succeeded and stage_seconds else None,
         "quality": pipeline.get("quality"),
@@ -105,7 +106,9 @@ def render_table(runs: list[dict[str, Any]]) -> str:
     stage_names: list[str] = []
     for run in runs:
         stage_names += [s["name"] for s in run["stages"] if s["name"] not in stage_names]
-    header = ["customers", *stage_names, "total", "generation", "peak MiB", "records/s", "F1"]
+    spark = any(run.get("spark_jobs") is not None for run in runs)
+    header = ["customers", *stage_names, "total", "wall (session start included)", "generation", "peak MiB"]
+    header += ["records/s", "F1", *(["Spark jobs"] if spark else [])]
     rows = [header, ["---:"] * len(header)]
     for run in runs:
         seconds = {s["name"]: s["seconds"] for s in run["stages"] if s["status"] == "succeeded"}
@@ -115,10 +118,12 @@ def render_table(runs: list[dict[str, Any]]) -> str:
                 f"{run['customers']:,}",
                 *(_num(seconds.get(name), 2) for name in stage_names),
                 _num(run["pipeline_seconds"], 2) if run["status"] == "succeeded" else "FAILED",
+                _num(run.get("pipeline_wall_seconds"), 2),
                 _num(run["generation_seconds"], 2),
                 _num(run["pipeline_peak_rss_mb"], 0),
                 _num(run["records_per_second"], 0),
                 _num(quality.get("f1"), 4),
+                *([_num(run.get("spark_jobs"), 0)] if spark else []),
             ]
         )
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)

@@ -21,6 +21,10 @@ from __future__ import annotations
 RECORDS = ("unify", "records")
 """map -> match, cluster, merge: one row per source record, its semantic fields and ``_rid`` in importance order."""
 
+NORMALIZED = ("unify", "normalized")
+"""map -> match: ``_rid``, ``_rank`` and every comparison column the rules compute (``n__<field>__<normalizers>``),
+computed once for the value profile and the matching alike."""
+
 PAIRS = ("unify", "pairs")
 """match -> cluster, merge: the matched record pairs (``left_rid``, ``right_rid``, rule, scores, stage)."""
 

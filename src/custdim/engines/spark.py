@@ -49,6 +49,18 @@ def get_session(options: SparkOptions | None = None) -> object:
     return session
 
 
+def jobs_started() -> int | None:
+    """Spark jobs this process has started (None without a session): job ids count up from 0, and the UI may
+    forget old jobs but not ids. For benchmarks: every job is a fixed cost, so fewer is faster on small data."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is None:
+        return None
+    ids = session.sparkContext.statusTracker().getJobIdsForGroup(None)
+    return max(ids) + 1 if ids else 0
+
+
 def _jaro_winkler(left: str | None, right: str | None) -> float | None:
     import jellyfish
 

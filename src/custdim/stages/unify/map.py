@@ -9,7 +9,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from custdim.contracts import RECORDS
+from custdim.contracts import NORMALIZED, RECORDS
 from custdim.errors import ConfigError
 from custdim.report import StageReport
 from custdim.semantic.dates import DATE_TYPES, FORMAT_NAMES, DateOrder, decide_order, default_order, parse_date
@@ -210,15 +210,25 @@ def run(ctx: RunContext, report: StageReport) -> None:
     counts = ctx.engine.to_arrow(ctx.engine.read(path).group_by(["_source", "_table"]).agg(n=ibis._.count()))
     for row in counts.to_pylist():
         report.rows_in[f"{row['_source']}.{row['_table']}"] = row["n"]
+    from custdim.stages.unify.conditions import normalized_table
     from custdim.stages.unify.profile import profile_records
 
-    report.details["profile"] = profile = profile_records(ctx.engine, ctx.engine.read(path), ctx.config)
+    # The comparison columns are computed once, here: the value profile counts what each normalizer changed from
+    # them, and the match stage reads them instead of normalizing again.
+    records = ctx.engine.read(path)
+    unify = ctx.config.unify
+    normalized_path = ctx.lake.work_table(*NORMALIZED)
+    ctx.engine.write(
+        normalized_table(unify.all_rules(), records, str(ctx.config.root), unify.default_country), normalized_path
+    )
+    normalized = ctx.engine.read(normalized_path)
+    report.details["profile"] = profile = profile_records(ctx.engine, records, ctx.config, normalized)
     for warning in profile["warnings"]:
         report.warn(warning)
 
 
 def outputs(ctx: RunContext) -> list[str]:
-    return [ctx.lake.work_table(*RECORDS)]
+    return [ctx.lake.work_table(*RECORDS), ctx.lake.work_table(*NORMALIZED)]
 
 
 STAGE = StageSpec("map", ("ingest",), run, outputs, "map columns to semantic fields")

@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from custdim.contracts import NEAR_MISSES, PAIRS, RECORDS
+from custdim.contracts import NEAR_MISSES, NORMALIZED, PAIRS, RECORDS
 from custdim.errors import ConfigError, StageError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
@@ -102,6 +102,12 @@ def run(ctx: RunContext, report: StageReport) -> None:
     tables = [t.table for t in unify.ordered_tables()]
     records = engine.read(lake.work_table(*RECORDS))
     norm_expr = normalized_table(unify.all_rules(), records, str(ctx.config.root), unify.default_country)
+    stored_path = lake.work_table(*NORMALIZED)
+    if lake.has_table(stored_path):
+        stored = engine.read(stored_path)
+        if set(norm_expr.columns) <= set(stored.columns):
+            # Computed by the map stage of this run from the same rules (the map stage's output).
+            norm_expr = stored.select(*norm_expr.columns)
     model = None
     if any(r.min_match_weight is not None for r in unify.all_rules()):
         model = load_model(lake)

@@ -1,10 +1,11 @@
 """Value profiles of the mapped records: what each field looks like per table, before anyone trusts match rates.
 
 Per unify table and field: rows, missing values, junk, distinct values, the most common values and value shapes,
-and what each normalizer list the rules apply to the field changed or rejected. It costs three engine queries
-whatever the number of fields and tables (records per table; per-field counts; top values and shapes), and both
-field queries start from the (table, field, value) counts, so junk checks, shapes and normalizers run once per
-distinct value rather than once per record.
+and what each normalizer list the rules apply to the field changed or rejected. It costs four engine queries
+whatever the number of fields and tables (records per table; per-field counts; top values and shapes; normalizer
+counts). The field queries start from the (table, field, value) counts, so junk checks and shapes run once per
+distinct value rather than once per record; the normalizer counts read the comparison columns the map stage
+computes for the match stage anyway, so no normalizer runs twice.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import ibis.expr.types as ir
 
 from custdim.semantic.junk import is_junk
 from custdim.semantic.types import KNOWN_TYPES
-from custdim.stages.unify.conditions import compile_exceptions, compile_rule
+from custdim.stages.unify.conditions import compile_exceptions, compile_rule, normalized_table
 from custdim.stages.unify.normalize import JUNK, Step, apply_steps, blank_to_null, ordered
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ class _Normalization:
     column: str
     normalize: list[str]
     options: bool  # the condition also has bypass values or aliases
-    steps: list[Step]
 
     @property
     def label(self) -> str:
@@ -58,7 +58,7 @@ def shape(v: ir.StringValue) -> ir.StringValue:
 
 def _normalizations(config: ProjectConfig, fields: set[str]) -> list[_Normalization]:
     """Each distinct comparison column the dedupe and match rules (and their exceptions) compute, once."""
-    unify, base = config.unify, str(config.root)
+    unify = config.unify
     out: dict[str, _Normalization] = {}
     for rule in unify.all_rules():
         compiled = compile_rule(rule, unify.default_country)
@@ -68,7 +68,7 @@ def _normalizations(config: ProjectConfig, fields: set[str]) -> list[_Normalizat
             if c.column in out or cond.field not in fields:
                 continue
             options = bool(cond.bypass or cond.aliases)
-            out[c.column] = _Normalization(cond.field, c.column, ordered(cond.normalize), options, c.steps(base))
+            out[c.column] = _Normalization(cond.field, c.column, ordered(cond.normalize), options)
     return list(out.values())
 
 
@@ -89,38 +89,39 @@ def _values(records: ir.Table, fields: list[str]) -> ir.Table:
     return stacked.filter(stacked.value.notnull()).group_by([*KEYS, "value"]).aggregate(n=ibis._.count())
 
 
-def _counts(values: ir.Table, fields: list[str], norms: list[_Normalization]) -> ir.Table:
-    """Per table and field: present, junk and distinct values; the field's k-th normalization's changed{k}, rejected{k}.
+def _counts(values: ir.Table) -> ir.Table:
+    """Per table and field: present, junk and distinct values."""
+    columns: dict[str, tuple[ir.Value, list[Step]]] = {
+        "present": (values.value, [blank_to_null]),
+        "kept": (values.value, [blank_to_null, JUNK]),
+    }
+    t = apply_steps(values, columns)
+    present = t.present.notnull()
+    return t.group_by(KEYS).aggregate(
+        present=_sum(t.n, present),
+        junk=_sum(t.n, present & t.kept.isnull()),
+        distinct=_sum(ibis.literal(1), present),
+    )
 
-    One branch per field, so each field's normalizers see only its own values (twice as fast as passing the other
-    fields' values through them as nulls); branches are padded to the same columns.
+
+def _normalizer_counts(records: ir.Table, normalized: ir.Table, norms: list[_Normalization]) -> ir.Table:
+    """Per table: for the k-th normalization, present values it changed (``changed{k}``) and rejected (``rejected{k}``).
+
+    Read from the comparison columns the rules compute anyway (the ``normalized`` table), so no normalizer runs twice.
     """
-    width = max((sum(n.field == f for n in norms) for f in fields), default=0)
-    names = [f"{m}{k}" for k in range(width) for m in ("changed", "rejected")]
-    parts = []
-    for f in fields:
-        mine = [n for n in norms if n.field == f]
-        sub = values.filter(values.field == f)
-        columns: dict[str, tuple[ir.Value, list[Step]]] = {
-            "present": (sub.value, [blank_to_null]),
-            "kept": (sub.value, [blank_to_null, JUNK]),
-        }
-        columns.update({f"n{k}": (sub.value, n.steps) for k, n in enumerate(mine)})
-        t = apply_steps(sub, columns)
-        present = t.present.notnull()
-        metrics: dict[str, ir.Scalar] = {
-            "present": _sum(t.n, present),
-            "junk": _sum(t.n, present & t.kept.isnull()),
-            "distinct": _sum(ibis.literal(1), present),
-        }
-        for k in range(len(mine)):
-            value = t[f"n{k}"]
-            metrics[f"changed{k}"] = _sum(t.n, present & value.notnull() & (value != t.value))
-            metrics[f"rejected{k}"] = _sum(t.n, present & value.isnull())
-        agg = t.group_by(KEYS).aggregate(**metrics)
-        agg = agg.mutate(**{name: ibis.literal(0, "int64") for name in names if name not in agg.columns})
-        parts.append(agg.select(*KEYS, "present", "junk", "distinct", *names))
-    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+    fields = sorted({n.field for n in norms})
+    j = records.select("_rid", "_source", "_table", *fields).join(
+        normalized.select("_rid", *sorted({n.column for n in norms})), "_rid"
+    )
+    metrics: dict[str, ir.Scalar] = {}
+    for k, n in enumerate(norms):
+        raw = j[n.field].cast("string")
+        present = blank_to_null(raw).notnull()
+        value = j[n.column]
+        one = ibis.literal(1, "int64")
+        metrics[f"changed{k}"] = _sum(one, present & value.notnull() & (value != raw))
+        metrics[f"rejected{k}"] = _sum(one, present & value.isnull())
+    return j.group_by(["_source", "_table"]).aggregate(**metrics)
 
 
 def _tops(values: ir.Table) -> ir.Table:
@@ -144,13 +145,16 @@ def _tops(values: ir.Table) -> ir.Table:
     return top.mutate(junk=(top.kind == "value") & is_junk(top.value))
 
 
-def profile_records(engine: Engine, records: ir.Table, config: ProjectConfig) -> dict[str, Any]:
+def profile_records(
+    engine: Engine, records: ir.Table, config: ProjectConfig, normalized: ir.Table | None = None
+) -> dict[str, Any]:
     """Value profile of the mapped records per unify table and field, plus warnings worth reading before match rates.
 
     Returns ``{"tables": {"<source>.<table>": {"rows": n, "fields": {field: {...}}}}, "warnings": [...]}``; each
     field holds ``type``, ``nulls`` (missing or blank), ``junk`` (present values the built-in junk check drops),
     ``distinct``, ``top_values`` and ``shapes`` (TOP most common, with counts and shares of present values) and
     ``normalizers`` (per normalizer list the rules apply: present values changed, and rejected, i.e. turned to null).
+    ``normalized`` holds the rules' comparison columns (the map stage's output); computed here when not given.
     """
     unify = config.unify
     fields = [f for f in unify.fields() if f in records.columns]
@@ -158,12 +162,18 @@ def profile_records(engine: Engine, records: ir.Table, config: ProjectConfig) ->
     sizes = engine.to_arrow(records.group_by(["_source", "_table"]).aggregate(rows=ibis._.count())).to_pylist()
     rows_of = {(r["_source"], r["_table"]): int(r["rows"]) for r in sizes}
     stats: dict[tuple[str, str, str], dict[str, Any]] = {}
+    changes: dict[tuple[str, str], dict[str, Any]] = {}
     tops: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     distinct_shapes: dict[tuple[str, str, str], int] = {}
     if fields:
         values = _values(records, fields)
-        for r in engine.to_arrow(_counts(values, fields, norms)).to_pylist():
+        for r in engine.to_arrow(_counts(values)).to_pylist():
             stats[(r["_source"], r["_table"], r["field"])] = r
+        if norms:
+            if normalized is None:
+                normalized = normalized_table(unify.all_rules(), records, str(config.root), unify.default_country)
+            for r in engine.to_arrow(_normalizer_counts(records, normalized, norms)).to_pylist():
+                changes[(r["_source"], r["_table"])] = r
         for r in sorted(engine.to_arrow(_tops(values)).to_pylist(), key=lambda r: int(r["pos"])):
             tops.setdefault((r["_source"], r["_table"], r["field"], r["kind"]), []).append(r)
             if r["kind"] == "shape":
@@ -194,8 +204,11 @@ def profile_records(engine: Engine, records: ir.Table, config: ProjectConfig) ->
                 for r in tops.get((source, table, f, "shape"), [])
             ]
             normalizers = []
-            for k, n in enumerate(n for n in norms if n.field == f):
-                changed, rejected = int(row.get(f"changed{k}") or 0), int(row.get(f"rejected{k}") or 0)
+            counted = changes.get((source, table), {})
+            for k, n in enumerate(norms):
+                if n.field != f:
+                    continue
+                changed, rejected = int(counted.get(f"changed{k}") or 0), int(counted.get(f"rejected{k}") or 0)
                 normalizers.append(
                     {
                         "normalize": n.normalize,
