@@ -14,9 +14,11 @@ from custdim.semantic.types import check_semantic_type
 
 PRECISIONS: dict[str, int] = {"exact": 100, "high": 80, "medium": 60, "low": 30}
 Policy = Literal["importance", "most_recent", "least_recent", "most_filled"]
-# Shared email addresses and phone numbers are households and role accounts, not identities: a value held by more
-# records than this (in the table, for a dedupe; in every table, for the match) links nobody by default.
-DEFAULT_IDENTIFIER_FREQUENCY = 10
+# Default caps of unify.max_frequency by semantic type. Shared email addresses and phone numbers are households and
+# role accounts, not identities: a value held by more records than this (in the table, for a dedupe; in every table,
+# for the match) links nobody. A real birth date is shared by about one record in 25,000 (some 40 at a million
+# records, 400 at ten million); one held by more than 500 is a placeholder ('2007-07-01', '1900-01-01').
+DEFAULT_FREQUENCY_CAPS = {"Identity.Service.Email": 10, "Identity.Service.Phone": 10, "Person.BirthDate": 500}
 
 
 class UnifyTable(Model):
@@ -277,7 +279,7 @@ class Unify(Model):
     max_frequency: dict[str, Annotated[int, Field(ge=2)]] | None = Field(
         default=None,
         description="Field -> N: exact agreement on a value shared by more than N records of a step is no evidence "
-        f"(default: {DEFAULT_IDENTIFIER_FREQUENCY} for email and phone fields); {{}} = off.",
+        "(default: 10 for email and phone fields, 500 for birth dates); {} = off.",
     )
     id_namespace: str | None = Field(default=None, description="Namespace of CustomerIds; defaults to the project.")
     two_digit_year_pivot: int = Field(
@@ -341,11 +343,7 @@ class Unify(Model):
         """Field -> the most records an exact value may be shared by and still count (configured or default)."""
         if self.max_frequency is not None:
             return dict(self.max_frequency)
-        return {
-            f: DEFAULT_IDENTIFIER_FREQUENCY
-            for f, semantic in self.field_types().items()
-            if semantic in ("Identity.Service.Email", "Identity.Service.Phone")
-        }
+        return {f: DEFAULT_FREQUENCY_CAPS[t] for f, t in self.field_types().items() if t in DEFAULT_FREQUENCY_CAPS}
 
     def with_frequency_caps(self, rule: Rule) -> Rule:
         """``rule`` with every exact condition that sets no ``max_frequency`` of its own given its field's cap."""

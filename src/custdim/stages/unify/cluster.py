@@ -2,9 +2,9 @@
 
 1. Dedupe groups: components over dedupe pairs only; each group's winner by the table's preference
    (most_filled, most_recent, least_recent; ties go to the largest key).
-2. Profiles: components over all pairs. In-process engines pull the edges as Arrow and run scipy's
-   connected_components; distributed engines run the large-star / small-star algorithm (Kiveris et al., 2014)
-   as joins, converging in O(log n) rounds.
+2. Profiles: components over all pairs. In-process engines (and distributed ones below ``LOCAL_EDGES`` edges) pull
+   the edges as Arrow and run scipy's connected_components; distributed engines run the large-star / small-star
+   algorithm (Kiveris et al., 2014) as joins, converging in O(log n) rounds.
 3. Repair: a profile holding a never_match pair, records that contradict each other without a direct link by a rule
    that compared the contradicting fields (``unify.conflicts``; default: first name and birth date both differ),
    or more than ``max_cluster_size`` records, is rebuilt from its strongest links only (a maximum spanning forest
@@ -38,6 +38,9 @@ from custdim.stages.unify.map import recency_column
 from custdim.stages.unify.match import pair_list_rids, read_pair_list
 
 MAX_ROUNDS = 64
+# A distributed engine still labels components on the driver below this many edges (16 bytes each): every
+# large-star/small-star round costs a few Spark jobs, which on a small project outweigh moving the edges.
+LOCAL_EDGES = 2_000_000
 
 
 def components_local(n_nodes: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -93,7 +96,7 @@ def components_distributed(engine: Engine, lake: Lake, pairs: ir.Table) -> ir.Ta
 def components(engine: Engine, lake: Lake, nodes: ir.Table, pairs: ir.Table, name: tuple[str, ...]) -> ir.Table:
     """(_rid, _cluster) for every node of ``nodes`` (0..n-1), materialized as the work table ``name``."""
     path = lake.work_table(*name)
-    if engine.capabilities.local_graph:
+    if engine.capabilities.local_graph or engine.count(pairs) <= LOCAL_EDGES:
         n_nodes = engine.count(nodes)
         edges = engine.to_arrow(pairs.select("left_rid", "right_rid"))
         labels = components_local(n_nodes, edges["left_rid"].to_numpy(), edges["right_rid"].to_numpy())
