@@ -13,10 +13,13 @@ import pytest
 from custdim.config.unify import Condition
 from custdim.engines.base import Engine
 from custdim.errors import ConfigError
+from custdim.project import Project
 from custdim.report import StageReport
 from custdim.semantic.dates import DateOrder, decide_order, parse_date, profile_metrics
 from custdim.stages.unify.conditions import compile_condition
 from tests.unify.projects import entity_rows, groups, make_project
+
+DOB = "updated: Person.BirthDate"
 
 D = dt.date
 
@@ -111,6 +114,9 @@ def test_profile_counts_evidence_formats_and_failures(engine: Engine) -> None:
     assert (row["ok_mdy"], row["ok_dmy"]) == (5, 5)
 
 
+MIXED = "ambiguous ones read as {} (majority), the others the only way they can be"
+
+
 @pytest.mark.parametrize(
     ("day_first", "month_first", "short", "country", "override", "order", "mixed", "reason"),
     [
@@ -120,8 +126,8 @@ def test_profile_counts_evidence_formats_and_failures(engine: Engine) -> None:
         (0, 0, 9, "CA", None, "mdy", False, "ambiguous, assumed mdy (default country CA)"),
         (0, 0, 9, "DE", None, "dmy", False, "ambiguous, assumed dmy (default country DE)"),
         (0, 0, 0, "DE", None, "dmy", False, "no day/month values; assumed dmy (default country DE)"),
-        (7, 2, 9, "US", None, "dmy", True, "mixed: 7 day-first and 2 month-first values; read as dmy (majority)"),
-        (2, 7, 9, "DE", None, "mdy", True, "mixed: 2 day-first and 7 month-first values; read as mdy (majority)"),
+        (7, 2, 9, "US", None, "dmy", True, f"mixed: 7 day-first and 2 month-first values; {MIXED.format('dmy')}"),
+        (2, 7, 9, "DE", None, "mdy", True, f"mixed: 2 day-first and 7 month-first values; {MIXED.format('mdy')}"),
         (5, 0, 9, "US", "mdy", "mdy", False, "configured (date_order)"),
     ],
 )
@@ -189,13 +195,28 @@ def test_ambiguous_column_falls_back_to_the_country(tmp_path: Path) -> None:
     assert _birth_dates(tmp_path)["a:1"] == D(1989, 6, 5)
 
 
-def test_mixed_column_takes_the_majority_and_warns(tmp_path: Path) -> None:
-    stage = _map_report(tmp_path, {"a": "1,A,L,,,,30/05/1989\n2,B,L,,,,31/01/1990\n3,C,L,,,,05/30/1989"})
+def test_mixed_column_reads_each_value_the_way_it_can_and_warns(tmp_path: Path) -> None:
+    # Two day-first values, one month-first, one ambiguous: the ambiguous one follows the majority (day first),
+    # 05/30/1989 can only be month first and is read so; nothing is left unparsed.
+    rows = "1,A,L,,,,30/05/1989\n2,B,L,,,,31/01/1990\n3,C,L,,,,05/30/1989\n4,D,L,,,,01/02/1990"
+    stage = _map_report(tmp_path, {"a": rows})
     entry = stage.details["dates"]["s.a.updated"]
-    assert (entry["order"], entry["unparseable"]) == ("dmy", 1)
+    assert (entry["order"], entry["parsed"], entry["unparseable"]) == ("dmy", 4, 0)
     assert any("mixes day-first and month-first" in w and "date_order" in w for w in stage.warnings)
-    # 1 of 3 values fails: also above the 2% threshold.
-    assert any("1 of 3 values are not dates" in w for w in stage.warnings)
+    got = _birth_dates(tmp_path)
+    assert (got["a:1"], got["a:3"], got["a:4"]) == (D(1989, 5, 30), D(1989, 5, 30), D(1990, 2, 1))
+
+
+def test_a_configured_order_is_not_second_guessed(tmp_path: Path) -> None:
+    # date_order: mdy says every value is month first: 30/05/1989 and 31/01/1990 are then impossible, counted and
+    # left missing, not re-read the other way.
+    make_project(tmp_path, {"a": "1,A,L,,,,30/05/1989\n2,B,L,,,,31/01/1990\n3,C,L,,,,05/30/1989"}, extra_fields=DOB)
+    path = tmp_path / "custdim.yaml"
+    path.write_text(path.read_text().replace("    - table: s.a\n", "    - table: s.a\n      date_order: mdy\n", 1))
+    stage = Project.load(tmp_path).run().stage("map")
+    assert stage is not None
+    entry = stage.details["dates"]["s.a.updated"]
+    assert (entry["order"], entry["parsed"], entry["unparseable"]) == ("mdy", 1, 2)
 
 
 def test_date_order_override(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 Accepted forms (leading zeros optional, separators ``-``, ``/`` or ``.``, an optional time part dropped):
 ``YYYY-MM-DD`` (ISO 8601, also ``Y/m/d`` and ``Y.m.d``), ``YYYYMMDD``, and ``a/b/Y`` or ``a/b/yy`` whose order
-(``mdy`` or ``dmy``; ``ymd`` reads ``yy/mm/dd``) is decided per source column. Two-digit years use a FIXED pivot, so
+(``mdy`` or ``dmy``; ``ymd`` reads ``yy/mm/dd``) is decided per source column. A column that mixes both (a POS
+export from US and European stores) reads its ambiguous values in the majority's order and every other value the
+only way it parses. Two-digit years use a FIXED pivot, so
 a value parses the same whatever the date of the run: ``yy < pivot`` is 20yy, otherwise 19yy.
 
 Parts are extracted with regexes that RE2 (DuckDB) and java.util.regex (Spark) read alike, assembled as
@@ -39,10 +41,18 @@ def _century(year: ir.StringValue, pivot: int) -> ir.StringValue:
     return ibis.cases((year.length() == 4, year), (year.length() == 2, full), else_=ibis.null("string"))
 
 
-def parse_date(value: ir.Value, order: DateOrder = "mdy", pivot: int = DEFAULT_PIVOT) -> ir.DateValue:
-    """``value`` as a date: date columns as they are, timestamps truncated, text parsed (null when it does not)."""
+def parse_date(
+    value: ir.Value, order: DateOrder = "mdy", pivot: int = DEFAULT_PIVOT, then: DateOrder | None = None
+) -> ir.DateValue:
+    """``value`` as a date: date columns as they are, timestamps truncated, text parsed (null when it does not).
+
+    ``then``: a short date that is impossible in ``order`` (30/05/1989 read month first) is read in this order
+    instead; for columns that mix both, where only the ambiguous values need the majority's order.
+    """
     import ibis
 
+    if then is not None and then != order:
+        return ibis.coalesce(parse_date(value, order, pivot), parse_date(value, then, pivot))
     dtype = value.type()
     if dtype.is_date():
         return value
@@ -88,6 +98,8 @@ def profile_metrics(value: ir.Value, prefix: str, orders: tuple[DateOrder, ...],
         out[f"{prefix}fmt{i}"] = s.count(where=cond)
     for order in orders:
         out[f"{prefix}ok_{order}"] = parse_date(s, order, pivot).count()
+    if set(orders) == {"mdy", "dmy"}:
+        out[f"{prefix}ok_either"] = parse_date(s, "mdy", pivot, then="dmy").count()
     return out
 
 
@@ -108,6 +120,13 @@ class OrderDecision:
     reason: str
     mixed: bool = False
 
+    @property
+    def then(self) -> DateOrder | None:
+        """For a mixed column: the order of the values impossible in ``order`` (each row is read the way it can)."""
+        if not self.mixed:
+            return None
+        return "mdy" if self.order == "dmy" else "dmy"
+
 
 def default_order(country: str) -> DateOrder:
     """Month first in the US and the few countries that write dates like it, day first elsewhere."""
@@ -124,7 +143,8 @@ def decide_order(day_first: int, month_first: int, short: int, country: str, ove
         order: DateOrder = "dmy" if day_first > month_first else "mdy" if month_first > day_first else fallback
         return OrderDecision(
             order,
-            f"mixed: {day_first} day-first and {month_first} month-first values; read as {order} (majority)",
+            f"mixed: {day_first} day-first and {month_first} month-first values; ambiguous ones read as {order} "
+            "(majority), the others the only way they can be",
             mixed=True,
         )
     if day_first:

@@ -70,15 +70,19 @@ def _check_max_days(ctx: RunContext, dates: set[str]) -> None:
             )
 
 
-def plan_dates(ctx: RunContext, report: StageReport) -> dict[tuple[str, str], DateOrder]:
+DateOrders = dict[tuple[str, str], tuple[DateOrder, DateOrder | None]]
+
+
+def plan_dates(ctx: RunContext, report: StageReport) -> DateOrders:
     """Decide each text date column's day/month order (one aggregate query per table) and report what was seen.
 
-    Returns (unify table, field) -> order; ``report.details["dates"]`` gets one entry per table and field.
+    Returns (unify table, field) -> (order, the order of values impossible in it, for mixed columns);
+    ``report.details["dates"]`` gets one entry per table and field.
     """
     unify = ctx.config.unify
     dates = date_fields(ctx)
     _check_max_days(ctx, dates)
-    orders: dict[tuple[str, str], DateOrder] = {}
+    orders: DateOrders = {}
     details: dict[str, dict[str, object]] = {}
     for index, ut in enumerate(unify.tables):
         source, _, table = ut.table.partition(".")
@@ -103,8 +107,9 @@ def plan_dates(ctx: RunContext, report: StageReport) -> dict[tuple[str, str], Da
         for i, (field, column) in enumerate(text.items()):
             m = {k.removeprefix(f"c{i}_"): v for k, v in row.items() if k.startswith(f"c{i}_")}
             decision = decide_order(m["dmy"], m["mdy"], m["short"], unify.default_country, override[field])
-            orders[(ut.table, field)] = decision.order
-            nonempty, parsed = m["nonempty"], m[f"ok_{decision.order}"]
+            orders[(ut.table, field)] = (decision.order, decision.then)
+            nonempty = m["nonempty"]
+            parsed = m["ok_either"] if decision.then else m[f"ok_{decision.order}"]
             name = f"{ut.table}.{column}"
             details[name] = {
                 "field": field,
@@ -154,7 +159,7 @@ def _check_recency_columns(ctx: RunContext) -> None:
             )
 
 
-def build_records(ctx: RunContext, date_orders: dict[tuple[str, str], DateOrder] | None = None) -> ir.Table:
+def build_records(ctx: RunContext, date_orders: DateOrders | None = None) -> ir.Table:
     """The stacked, ranked records of all unify tables; text dates are parsed in ``date_orders`` (from
     ``plan_dates``; the default country's order where it has none)."""
     config = ctx.config
@@ -171,16 +176,15 @@ def build_records(ctx: RunContext, date_orders: dict[tuple[str, str], DateOrder]
         t = ctx.engine.read(ctx.lake.raw_table(source, table))
         columns = ut.field_columns()
         pk = config.source_table(ut.table).primary_key
-        values = {
-            f: (
-                ibis.null(types[f])
-                if f not in columns
-                else parse_date(t[columns[f]], orders.get((ut.table, f), fallback), pivot)
-                if types[f].is_date()
-                else t[columns[f]].cast(types[f])
-            )
-            for f in fields
-        }
+        values: dict[str, ir.Value] = {}
+        for f in fields:
+            if f not in columns:
+                values[f] = ibis.null(types[f])
+            elif types[f].is_date():
+                order, then = orders.get((ut.table, f), (fallback, None))
+                values[f] = parse_date(t[columns[f]], order, pivot, then)
+            else:
+                values[f] = t[columns[f]].cast(types[f])
         filled = ibis.literal(0, "int32")
         for f in columns:
             filled = filled + values[f].notnull().cast("int32")
