@@ -150,9 +150,11 @@ def tuning_dir() -> Path:
     return WORK_DIR / f"er-tune-{TUNING_RECORDS}-seed{TUNING_SEED}{_suffix()}"
 
 
-def results_stem() -> str:
-    """``er`` for the demo's own setting, ``er-<config>-<style>`` otherwise, so no variant overwrites another."""
-    return f"er{_suffix()}"
+def results_stem(records: list[int] | None = None) -> str:
+    """``er`` for the demo's own setting, ``er-<config>-<style>[-<mode>]`` otherwise, so no variant overwrites
+    another; a run of the million records alone adds ``-1m``, so it does not overwrite the 100k run either."""
+    alone = "-1m" if records == [1_000_000] else ""
+    return f"er{_suffix()}{alone}"
 
 
 def _start_dir(directory: Path) -> None:
@@ -629,7 +631,8 @@ def document(
 
 def write_results(out: Path, doc: dict[str, Any]) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out / f"{results_stem()}.json", out / f"{results_stem()}.md"
+    stem = results_stem([int(r["records"]) for r in doc["runs"]])
+    json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
     json_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     md_path.write_text(render_markdown(doc), encoding="utf-8")
     return json_path, md_path

@@ -33,7 +33,7 @@ def test_plans() -> None:
     assert [p.label for p in plan_rule(swapped).base] == ["BirthDate", "swap(BirthDate)"]
 
 
-def test_junk_value_in_40_percent_of_rows_does_not_explode(tmp_path: Path) -> None:
+def test_junk_value_in_40_percent_of_rows_does_not_explode(tmp_path: Path, engine_name: str) -> None:
     # 400 of 1,000 records share a placeholder e-mail that is not in the built-in junk list, and 200 more say
     # "unknown" (built-in junk). Without the guard the shared value alone would produce ~80,000 pairs. The value
     # frequency guard, which would set the value aside first, is off: this is the block-size guard alone.
@@ -44,7 +44,10 @@ def test_junk_value_in_40_percent_of_rows_does_not_explode(tmp_path: Path) -> No
     rule = "      - name: email\n        conditions:\n          - {field: Email, normalize: [lowercase]}\n"
     dedupe = "  dedupe:\n    - table: s.a\n      rules:\n" + "\n".join("  " + x for x in rule.splitlines()) + "\n"
     p = make_project(
-        tmp_path, {"a": "\n".join(rows)}, unify_extra=dedupe + "  max_block_size: 100\n  max_frequency: {}\n"
+        tmp_path,
+        {"a": "\n".join(rows)},
+        unify_extra=dedupe + "  max_block_size: 100\n  max_frequency: {}\n",
+        engine=engine_name,
     )
     report = p.run()
     pairs = entity_rows(p, "MatchPairs")
@@ -58,7 +61,7 @@ def test_junk_value_in_40_percent_of_rows_does_not_explode(tmp_path: Path) -> No
     assert len(groups(p)) == 800
 
 
-def test_oversize_exact_blocks_are_refined_with_fuzzy_keys(tmp_path: Path) -> None:
+def test_oversize_exact_blocks_are_refined_with_fuzzy_keys(tmp_path: Path, engine_name: str) -> None:
     # Everyone shares one postcode; the rule also compares last names fuzzily, so the block is refined on the
     # last names' first/last two letters instead of being skipped: the typo pair is still found.
     names = [hashlib.md5(str(i).encode()).hexdigest()[:8] for i in range(300)]
@@ -69,7 +72,11 @@ def test_oversize_exact_blocks_are_refined_with_fuzzy_keys(tmp_path: Path) -> No
         "          - {field: LastName, precision: high, normalize: [lowercase]}\n"
     )
     p = make_project(
-        tmp_path, {"a": "\n".join(rows[:150]), "b": "\n".join(rows[150:])}, rule, unify_extra="  max_block_size: 50\n"
+        tmp_path,
+        {"a": "\n".join(rows[:150]), "b": "\n".join(rows[150:])},
+        rule,
+        unify_extra="  max_block_size: 50\n",
+        engine=engine_name,
     )
     report = p.run()
     pairs = {(r["LeftSourceKey"], r["RightSourceKey"], r["BlockingKey"]) for r in entity_rows(p, "MatchPairs")}

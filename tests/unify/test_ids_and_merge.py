@@ -23,7 +23,7 @@ def test_engine_guid_equals_the_python_reference(engine: Engine) -> None:
         assert parsed.version == 3 and parsed.variant == uuid.RFC_4122
 
 
-def test_importance_takes_the_first_non_null_in_match_order(tmp_path: Path) -> None:
+def test_importance_takes_the_first_non_null_in_match_order(tmp_path: Path, engine_name: str) -> None:
     rules = "      - name: email\n        conditions:\n          - {field: Email, normalize: [lowercase]}\n"
     p = make_project(
         tmp_path,
@@ -33,6 +33,7 @@ def test_importance_takes_the_first_non_null_in_match_order(tmp_path: Path) -> N
         },
         rules,
         order=["crm", "shop"],
+        engine=engine_name,
     )
     p.run()
     [customer] = entity_rows(p, "Customer")
@@ -46,16 +47,16 @@ def test_importance_takes_the_first_non_null_in_match_order(tmp_path: Path) -> N
     assert customer["CustomerId"] == guid_of("custdim:t:customer", "s|crm|9")
 
 
-def test_ids_are_stable_across_reruns_and_row_order(tmp_path: Path) -> None:
+def test_ids_are_stable_across_reruns_and_row_order(tmp_path: Path, engine_name: str) -> None:
     rules = "      - name: email\n        conditions:\n          - {field: Email, normalize: [lowercase]}\n"
     tables = {"a": "1,A,B,x@x.com,,\n2,C,D,y@x.com,,\n3,E,F,,,", "b": "5,A,B,X@x.com,,\n6,G,H,z@x.com,,"}
-    p1 = make_project(tmp_path / "one", tables, rules)
+    p1 = make_project(tmp_path / "one", tables, rules, engine=engine_name)
     p1.run()
     first = {r["CustomerId"]: r for r in entity_rows(p1, "Customer")}
     p1.run()
     assert {r["CustomerId"] for r in entity_rows(p1, "Customer")} == set(first)
     shuffled = {"a": "3,E,F,,,\n2,C,D,y@x.com,,\n1,A,B,x@x.com,,", "b": "6,G,H,z@x.com,,\n5,A,B,X@x.com,,"}
-    p2 = make_project(tmp_path / "two", shuffled, rules)
+    p2 = make_project(tmp_path / "two", shuffled, rules, engine=engine_name)
     p2.run()
     assert {r["CustomerId"] for r in entity_rows(p2, "Customer")} == set(first)
     assert groups(p1) == groups(p2)

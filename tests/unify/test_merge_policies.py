@@ -9,7 +9,7 @@ from tests.unify.projects import entity_rows, make_project
 RULES = "      - name: email\n        conditions:\n          - {field: Email, normalize: [lowercase]}\n"
 
 
-def test_policies_groups_collect_and_provenance(tmp_path: Path) -> None:
+def test_policies_groups_collect_and_provenance(tmp_path: Path, engine_name: str) -> None:
     merge = (
         "  merge:\n    default: importance\n"
         "    fields:\n      Email: {policy: most_recent, by: updated}\n      Emails: {policy: collect, from: Email}\n"
@@ -26,6 +26,7 @@ def test_policies_groups_collect_and_provenance(tmp_path: Path) -> None:
         RULES,
         order=["a", "b"],
         unify_extra=merge,
+        engine=engine_name,
     )
     p.run()
     [c] = entity_rows(p, "Customer")
@@ -42,8 +43,13 @@ def test_policies_groups_collect_and_provenance(tmp_path: Path) -> None:
     assert "Phone" not in prov and "Emails" not in prov
 
 
-def test_exclude_drops_a_field(tmp_path: Path) -> None:
-    p = make_project(tmp_path, {"a": "1,Ann,Lee,ann@x.com,555,01000"}, unify_extra="  merge:\n    exclude: [Phone]\n")
+def test_exclude_drops_a_field(tmp_path: Path, engine_name: str) -> None:
+    p = make_project(
+        tmp_path,
+        {"a": "1,Ann,Lee,ann@x.com,555,01000"},
+        unify_extra="  merge:\n    exclude: [Phone]\n",
+        engine=engine_name,
+    )
     p.run()
     [c] = entity_rows(p, "Customer")
     assert "Phone" not in c and c["PostalCode"] == "01000"
