@@ -103,10 +103,16 @@ def run(ctx: RunContext, report: StageReport) -> None:
     records = engine.read(lake.work_table(*RECORDS))
     norm_expr = normalized_table(unify.all_rules(), records, str(ctx.config.root), unify.default_country)
     stored_path = lake.work_table(*NORMALIZED)
-    if lake.has_table(stored_path):
+    # Bypass and alias files may have been edited since the map stage wrote the columns (their names only say which
+    # file): rules that read such files always normalize afresh.
+    files = any(
+        c.aliases or isinstance(c.bypass, str)
+        for r in unify.all_rules()
+        for c in r.conditions + [x for e in r.exceptions for x in e]
+    )
+    if lake.has_table(stored_path) and not files:
         stored = engine.read(stored_path)
         if set(norm_expr.columns) <= set(stored.columns):
-            # Computed by the map stage of this run from the same rules (the map stage's output).
             norm_expr = stored.select(*norm_expr.columns)
     model = None
     if any(r.min_match_weight is not None for r in unify.all_rules()):
