@@ -167,10 +167,12 @@ class Project:
         for d in unify.dedupe:
             for rule in d.rules:
                 key = f"dedupe:{d.table}/{rule.name}"
-                out.append((key, plan_rule(rule, unify.default_country).describe(unify.max_block_size), stats.get(key)))
+                plan = plan_rule(unify.with_frequency_caps(rule), unify.default_country)
+                out.append((key, plan.describe(unify.max_block_size), stats.get(key)))
         for rule in unify.match.rules if unify.match else []:
             key = f"match:{rule.name}"
-            out.append((key, plan_rule(rule, unify.default_country).describe(unify.max_block_size), stats.get(key)))
+            plan = plan_rule(unify.with_frequency_caps(rule), unify.default_country)
+            out.append((key, plan.describe(unify.max_block_size), stats.get(key)))
         return out
 
     @contextmanager

@@ -29,6 +29,11 @@ def test_plans() -> None:
         }
     )
     assert len(plan_rule(fuzzy).base) == 4  # prefix/suffix of each fuzzy value, in every combination
+    capped = Rule.model_validate({"name": "r", "conditions": [{"field": "Email", "max_frequency": 10}]})
+    assert plan_rule(capped).describe(1000)[:2] == [
+        "join on Email",
+        "Email values shared by more than 10 records: no key (max_frequency)",
+    ]
     swapped = Rule.model_validate({"name": "r", "conditions": [{"field": "BirthDate", "swap_day_month": True}]})
     assert [p.label for p in plan_rule(swapped).base] == ["BirthDate", "swap(BirthDate)"]
 

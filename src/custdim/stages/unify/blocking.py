@@ -87,6 +87,9 @@ class BlockingPlan:
     def describe(self, max_block_size: int) -> list[str]:
         """The plan in words, for ``custdim unify explain-blocking``."""
         lines = [f"join on {p.label}" for p in self.base]
+        for c in self.rule.conditions:
+            if c.max_frequency is not None:
+                lines.append(f"{c.field} values shared by more than {c.max_frequency} records: no key (max_frequency)")
         if self.refine:
             suffixes = ", ".join(" + ".join(k.label for k in r) for r in self.refine)
             lines.append(f"blocks above {min(REFINE_ABOVE, max_block_size)} records: join on it + one of [{suffixes}]")
