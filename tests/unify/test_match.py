@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from custdim.project import Project
 from tests.unify.projects import entity_rows, groups, make_project
 
 EMAIL_RULE = """\
@@ -55,8 +56,9 @@ def test_no_dedupe_within_the_first_table(tmp_path: Path, engine_name: str) -> N
     assert groups(p) == {frozenset({"a:1"}), frozenset({"a:2"}), frozenset({"b:7"})}
 
 
-def test_later_rules_only_see_records_no_earlier_rule_matched(tmp_path: Path, engine_name: str) -> None:
-    p = make_project(
+def _two_rules(tmp_path: Path, engine: str, match_extra: str = "") -> Project:
+    """b:1 shares a:1's email; a:2 shares only name and postcode with both; b:2 (Anne) has no email."""
+    return make_project(
         tmp_path,
         {
             "a": "1,Ann,Lee,ann@x.com,,01000\n2,Ann,Lee,other@x.com,,01000",
@@ -64,8 +66,13 @@ def test_later_rules_only_see_records_no_earlier_rule_matched(tmp_path: Path, en
         },
         EMAIL_RULE + NAME_ZIP_RULE,
         order=["a", "b"],
-        engine=engine_name,
+        match_extra=match_extra,
+        engine=engine,
     )
+
+
+def test_later_rules_only_see_records_no_earlier_rule_matched(tmp_path: Path, engine_name: str) -> None:
+    p = _two_rules(tmp_path, engine_name)
     p.run()
     rows = entity_rows(p, "MatchPairs")
     by_rule = {(r["RuleName"], r["LeftSourceKey"], r["RightSourceKey"]) for r in rows}
@@ -132,17 +139,7 @@ def test_transitive_profiles_across_three_tables(tmp_path: Path, engine_name: st
 
 def test_all_rules_mode_keeps_every_rules_pairs(tmp_path: Path, engine_name: str) -> None:
     # The data of the ordered-rules test above: there name-zip never sees b:1, which email matched first.
-    p = make_project(
-        tmp_path,
-        {
-            "a": "1,Ann,Lee,ann@x.com,,01000\n2,Ann,Lee,other@x.com,,01000",
-            "b": "1,Ann,Lee,ann@x.com,,01000\n2,Anne,Lee,,,01000",
-        },
-        EMAIL_RULE + NAME_ZIP_RULE,
-        order=["a", "b"],
-        match_extra="    mode: all_rules\n",
-        engine=engine_name,
-    )
+    p = _two_rules(tmp_path, engine_name, match_extra="    mode: all_rules\n")
     report = p.run()
     by_rule = {(r["RuleName"], r["LeftSourceKey"], r["RightSourceKey"]) for r in entity_rows(p, "MatchPairs")}
     assert by_rule == {("email", "1", "1"), ("name-zip", "1", "1"), ("name-zip", "1", "2")}

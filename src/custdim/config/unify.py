@@ -146,6 +146,10 @@ class Rule(Model):
     def has_exact(self) -> bool:
         return any(c.is_exact for c in self.conditions)
 
+    def all_conditions(self) -> list[Condition]:
+        """The rule's conditions, then those of its exceptions."""
+        return self.conditions + [c for ex in self.exceptions for c in ex]
+
 
 def _unique_names(rules: list[Rule]) -> None:
     names = [r.name for r in rules]

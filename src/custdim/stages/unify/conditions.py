@@ -120,12 +120,17 @@ def compile_exceptions(rule: Rule, country: str = "US") -> list[list[CompiledCon
     return [[compile_condition(c, country) for c in ex] for ex in rule.exceptions]
 
 
+def compile_all(rule: Rule, country: str = "US") -> list[CompiledCondition]:
+    """Every condition of the rule and of its exceptions: what needs a comparison column."""
+    return [compile_condition(c, country) for c in rule.all_conditions()]
+
+
 def normalized_table(rules: list[Rule], records: ir.Table, base: str, country: str) -> ir.Table:
     """_rid, _rank and every normalized column any rule or exception compares (plus swapped dates)."""
     columns: dict[str, tuple[ir.Value, list[Step]]] = {}
     swapped: dict[str, CompiledCondition] = {}
     for rule in rules:
-        for c in compile_rule(rule, country) + [c for ex in compile_exceptions(rule, country) for c in ex]:
+        for c in compile_all(rule, country):
             if c.column not in columns:
                 columns[c.column] = (records[c.condition.field], c.steps(base))
             if c.swapped:

@@ -105,11 +105,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
     stored_path = lake.work_table(*NORMALIZED)
     # Bypass and alias files may have been edited since the map stage wrote the columns (their names only say which
     # file): rules that read such files always normalize afresh.
-    files = any(
-        c.aliases or isinstance(c.bypass, str)
-        for r in unify.all_rules()
-        for c in r.conditions + [x for e in r.exceptions for x in e]
-    )
+    files = any(c.aliases or isinstance(c.bypass, str) for r in unify.all_rules() for c in r.all_conditions())
     if lake.has_table(stored_path) and not files:
         stored = engine.read(stored_path)
         if set(norm_expr.columns) <= set(stored.columns):

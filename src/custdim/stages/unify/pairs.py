@@ -20,7 +20,7 @@ import pyarrow as pa
 from custdim.engines.base import Engine
 from custdim.stages.unify import candidates as cand
 from custdim.stages.unify.candidates import Pass, RuleUse, StepKind
-from custdim.stages.unify.conditions import CompiledCondition, compile_exceptions, compile_rule
+from custdim.stages.unify.conditions import CompiledCondition, compile_all
 from custdim.stages.unify.model import MatchModel
 from custdim.stages.unify.scoring import SCORED_COLUMNS, StepScorer
 
@@ -135,8 +135,7 @@ def _capped_conditions(uses: list[RuleUse], country: str) -> list[CompiledCondit
     """The distinct (column, cap) conditions with a ``max_frequency``, one per pair."""
     out: dict[tuple[str, int], CompiledCondition] = {}
     for u in uses:
-        exceptions = [c for ex in compile_exceptions(u.rule, country) for c in ex]
-        for c in compile_rule(u.rule, country) + exceptions:
+        for c in compile_all(u.rule, country):
             if c.condition.max_frequency is not None:
                 out.setdefault((c.column, c.condition.max_frequency), c)
     return list(out.values())

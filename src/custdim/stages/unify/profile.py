@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 
 from custdim.semantic.junk import is_junk
 from custdim.semantic.types import KNOWN_TYPES
-from custdim.stages.unify.conditions import compile_exceptions, compile_rule, normalized_table
+from custdim.stages.unify.conditions import compile_all, normalized_table
 from custdim.stages.unify.normalize import JUNK, Step, apply_steps, blank_to_null, ordered
 
 if TYPE_CHECKING:
@@ -61,9 +61,7 @@ def _normalizations(config: ProjectConfig, fields: set[str]) -> list[_Normalizat
     unify = config.unify
     out: dict[str, _Normalization] = {}
     for rule in unify.all_rules():
-        compiled = compile_rule(rule, unify.default_country)
-        compiled += [c for ex in compile_exceptions(rule, unify.default_country) for c in ex]
-        for c in compiled:
+        for c in compile_all(rule, unify.default_country):
             cond = c.condition
             if c.column in out or cond.field not in fields:
                 continue
