@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from custdim.config.unify import default_conflicts
 from custdim.errors import ConfigError
 from custdim.project import Project
 from tests.unify.projects import groups, make_project
@@ -121,3 +122,70 @@ def test_custom_conflicts_and_their_key_errors(tmp_path: Path) -> None:
     bad = custom.replace("PostalCode", "PostCode")
     with pytest.raises(ConfigError, match=r"unify\.conflicts\[0\]\.conditions\[0\]\.field: unknown unified field"):
         household(tmp_path / "bad", unify_extra=bad)
+
+
+def test_a_first_name_unlike_the_other_is_a_contradiction_on_its_own(tmp_path: Path) -> None:
+    # John and James share a birth date and a household phone: the default first-name conflict (below precision
+    # low) still tells them apart, as it tells twins apart.
+    tables = {
+        "a": "1,John,Lee,john@x.com,,,1980-01-01",
+        "b": "1,John,Lee,john@x.com,555,,1980-01-01",
+        "c": "1,James,Lee,,555,,1980-01-01",
+    }
+    p = household(tmp_path, tables=tables)
+    report = p.run()
+    assert groups(p) == {frozenset({"a:1", "b:1"}), frozenset({"c:1"})}
+    cluster = report.stage("cluster")
+    assert cluster is not None and cluster.details["guards"]["conflicts"] == 1
+
+
+def test_an_initial_or_a_short_form_is_not_a_contradiction(tmp_path: Path) -> None:
+    # 'P' and 'Pat' are what is left of 'Patrick' in many forms: a prefix never contradicts, even with another
+    # birth date on file (a typo is likelier than a stranger with the same household phone and name start).
+    tables = {
+        "a": "1,Patrick,Lee,pat@x.com,,,1980-01-01",
+        "b": "1,Patrick,Lee,pat@x.com,555,,1980-01-01",
+        "c": "1,P,Lee,,555,,1975-05-05",
+        "d": "1,Pat,Lee,,555,,",
+    }
+    p = make_project(tmp_path, tables, RULES, order=["a", "b", "c", "d"], extra_fields=DOB)
+    p.run()
+    assert groups(p) == {frozenset({"a:1", "b:1", "c:1", "d:1"})}
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "together"),
+    [
+        # Another birth date and another phone: someone else who shares the address's email.
+        ("(555) 123-4567,,1980-03-04", "(555) 987-6543,,1975-05-05", False),
+        # Day and month swapped is one birth date written two ways; the phone alone proves nothing.
+        ("(555) 123-4567,,1980-03-04", "(555) 987-6543,,1980-04-03", True),
+        # One phone in two formats: the birth date alone proves nothing.
+        ("(555) 123-4567,,1980-03-04", "555.123.4567,,1975-05-05", True),
+        # Nothing to compare on one side.
+        ("(555) 123-4567,,1980-03-04", ",,1975-05-05", True),
+    ],
+)
+def test_a_birth_date_and_a_phone_that_both_differ_are_a_contradiction(
+    tmp_path: Path, left: str, right: str, together: bool
+) -> None:
+    email_only = "      - name: email\n        conditions:\n          - {field: Email, normalize: [lowercase]}\n"
+    tables = {"a": f"1,Anna,Lee,home@x.com,{left}", "b": f"1,Anna,Lee,home@x.com,{right}"}
+    p = make_project(tmp_path, tables, email_only, order=["a", "b"], extra_fields=DOB)
+    p.run()
+    expected = [{"a:1", "b:1"}] if together else [{"a:1"}, {"b:1"}]
+    assert groups(p) == {frozenset(g) for g in expected}
+
+
+def test_default_conflicts_follow_the_mapped_fields() -> None:
+    def names(fields: list[str]) -> list[str]:
+        return [c.name for c in default_conflicts(fields)]
+
+    assert names(["FirstName", "BirthDate", "Phone"]) == [
+        "first-name-and-birth-date",
+        "first-name",
+        "birth-date-and-phone",
+    ]
+    assert names(["FirstName"]) == ["first-name"]
+    assert names(["BirthDate", "Phone", "Email"]) == ["birth-date-and-phone"]
+    assert names(["Email", "LastName"]) == []

@@ -352,3 +352,49 @@ def test_swap_day_month_on_parsed_dates(tmp_path: Path) -> None:
     p.run()
     # b:2 is 1989-12-03: neither 1989-03-14 nor its swap.
     assert groups(p) == {frozenset({"a:1", "b:1"}), frozenset({"a:2"}), frozenset({"b:2"}), frozenset({"b:3"})}
+
+
+def _with_date_country(tmp_path: Path, rows: str, setting: str = "      date_country: zip\n") -> Project:
+    # The zip column stands in for a store's country column.
+    make_project(tmp_path, {"a": rows}, extra_fields=DOB)
+    path = tmp_path / "custdim.yaml"
+    path.write_text(path.read_text().replace("    - table: s.a\n", "    - table: s.a\n" + setting, 1))
+    return Project.load(tmp_path)
+
+
+def test_date_country_reads_each_row_in_its_countrys_order(tmp_path: Path) -> None:
+    rows = (
+        "1,A,L,,,US,03/04/1990\n"  # month first in the US
+        "2,B,L,,,DE,03/04/1990\n"  # day first in Germany
+        "3,C,L,,, us ,30/05/1989\n"  # impossible month first: read the only way it parses
+        "4,D,L,,,,03/04/1990\n"  # no country: the column's order, day first by 30/05/1989
+        "5,E,L,,,Germany,03/04/1990\n"  # not a two-letter code: the column's order
+        "6,F,L,,,CA,1990-12-31\n"  # ISO needs no country
+    )
+    stage = _with_date_country(tmp_path, rows).run().stage("map")
+    assert stage is not None
+    entry = stage.details["dates"]["s.a.updated"]
+    assert (entry["order"], entry["parsed"], entry["unparseable"]) == ("by country", 6, 0)
+    assert entry["reason"] == (
+        "per row, by the country in zip: 3 month-first rows, 1 day-first rows, 2 without a two-letter code "
+        "(read as dmy: 1 values have a day > 12 first)"
+    )
+    assert not stage.warnings
+    assert _birth_dates(tmp_path) == {
+        "a:1": D(1990, 3, 4),
+        "a:2": D(1990, 4, 3),
+        "a:3": D(1989, 5, 30),
+        "a:4": D(1990, 4, 3),
+        "a:5": D(1990, 4, 3),
+        "a:6": D(1990, 12, 31),
+    }
+
+
+def test_date_country_errors_name_the_key(tmp_path: Path) -> None:
+    p = _with_date_country(tmp_path / "missing", "1,A,L,,,US,03/04/1990", "      date_country: store_country\n")
+    with pytest.raises(ConfigError, match=r"unify\.tables\[0\]\.date_country.*'store_country' is not a column"):
+        p.run()
+    with pytest.raises(ConfigError, match=r"date_order.*date_country.*not both"):
+        _with_date_country(
+            tmp_path / "both", "1,A,L,,,US,03/04/1990", "      date_country: zip\n      date_order: mdy\n"
+        )

@@ -31,9 +31,20 @@ class UnifyTable(Model):
         description="How short dates (a/b/year) are read: mdy, dmy or ymd, for every date column or per column; "
         "decided from the values when not given.",
     )
+    date_country: str | None = Field(
+        default=None,
+        description="A column holding each row's country (ISO 3166 two-letter code, e.g. the store's): that row's "
+        "short dates are read in its country's order (month first in the US and a few others, day first elsewhere); "
+        "rows without a code are read in the column's decided order.",
+    )
 
     @model_validator(mode="after")
     def _date_order_columns(self) -> UnifyTable:
+        if self.date_country is not None and self.date_order is not None:
+            raise ValueError(
+                "set date_order (one order for the column) or date_country (each row's order from its country), "
+                "not both"
+            )
         if isinstance(self.date_order, dict):
             unknown = sorted(set(self.date_order) - set(self.fields))
             if unknown:
@@ -176,11 +187,28 @@ class Conflict(Model):
 
 
 def default_conflicts(fields: list[str]) -> list[Conflict]:
-    """Without a ``conflicts:`` section: a different first name AND a different birth date mean a different person."""
-    if not {"FirstName", "BirthDate"} <= set(fields):
-        return []
-    first = Condition(field="FirstName", precision="high", normalize=["name", "lowercase", "unicode"])
-    return [Conflict(name="first-name-and-birth-date", conditions=[first, Condition(field="BirthDate")])]
+    """Without a ``conflicts:`` section, each of these means a different person: a first name and a birth date that
+    both differ; a first name unlike the other altogether, as written and after nickname folding (John and James,
+    not Jon and John or Bill and William: below precision ``low``); a birth date (not merely day and month swapped)
+    and a phone number that both differ."""
+    have = set(fields)
+    name: list[Normalizer] = ["name", "lowercase", "unicode"]
+    birth = Condition(field="BirthDate")
+    out: list[Conflict] = []
+    if {"FirstName", "BirthDate"} <= have:
+        first = Condition(field="FirstName", precision="high", normalize=name)
+        out.append(Conflict(name="first-name-and-birth-date", conditions=[first, birth]))
+    if "FirstName" in have:
+        # Unlike both as written and after nickname folding: one canonical per nickname sometimes folds a name
+        # away from its own family (annie -> stephanie), and Bill/William are alike only folded.
+        folded = Condition(field="FirstName", precision="low", normalize=name)
+        written = Condition(field="FirstName", precision="low", normalize=["lowercase", "unicode"])
+        out.append(Conflict(name="first-name", conditions=[folded, written]))
+    if {"BirthDate", "Phone"} <= have:
+        swapped = Condition(field="BirthDate", swap_day_month=True)
+        phone = Condition(field="Phone", normalize=["phone"])
+        out.append(Conflict(name="birth-date-and-phone", conditions=[swapped, phone]))
+    return out
 
 
 class Dedupe(Model):

@@ -153,6 +153,12 @@ def write_project_file(
             head = text.index(f"    - table: {table}\n      fields:")
             at = text.index(after, head) + len(after)
             text = text[:at] + "\n        birth_date: Person.BirthDate" + text[at:]
+        # The POS export writes each store's dates in its country's way (US month first, DE day first).
+        text = text.replace(
+            "    - table: pos.members\n      fields:",
+            "    - table: pos.members\n      date_country: store_country\n      fields:",
+            1,
+        )
     if rules == "nine":
         start = text.index("      rules: &person_rules\n")
         end = text.index("    - table: shop.accounts\n      preference")

@@ -73,6 +73,33 @@ def parse_date(
     return text.try_cast("date")
 
 
+def country_code(country: ir.Value) -> ir.StringValue:
+    """A country column as an upper-case two-letter code; anything else (empty, 'USA', 'Germany') is null."""
+    import ibis
+
+    code = country.cast("string").strip().upper()
+    return ibis.ifelse(code.re_search("^[A-Z]{2}$"), code, ibis.null("string"))
+
+
+def parse_date_by_country(
+    value: ir.Value, country: ir.Value, fallback: DateOrder, pivot: int = DEFAULT_PIVOT, then: DateOrder | None = None
+) -> ir.DateValue:
+    """``value`` parsed in the order of each row's country (see :func:`default_order`); rows without a two-letter
+    code in ``country`` are read as :func:`parse_date` reads them with ``fallback`` and ``then``.
+
+    A value impossible in its row's order (30/05/1989 in a US row) is read the only way it parses, as in a mixed
+    column: a clerk's slip is likelier than a date that does not exist.
+    """
+    import ibis
+
+    code = country_code(country)
+    return ibis.cases(
+        (code.isin(sorted(MONTH_FIRST_COUNTRIES)), parse_date(value, "mdy", pivot, then="dmy")),
+        (code.notnull(), parse_date(value, "dmy", pivot, then="mdy")),
+        else_=parse_date(value, fallback, pivot, then),
+    )
+
+
 def profile_metrics(value: ir.Value, prefix: str, orders: tuple[DateOrder, ...], pivot: int) -> dict[str, ir.Value]:
     """Aggregates of one text date column: the day/month evidence, formats seen and parse counts per order."""
     s = value.cast("string").strip().nullif("")

@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from custdim.config.unify import Conflict, Rule
-from custdim.stages.unify.conditions import compile_condition, normalized_table
+from custdim.stages.unify.conditions import CompiledCondition, compile_condition, normalized_table
 
 
 def informed_rules(conflict: Conflict, rules: list[Rule]) -> list[str]:
@@ -46,7 +46,9 @@ def contradicting_pairs(
     compiled = [[compile_condition(c, country) for c in conflict.conditions] for conflict in conflicts]
     flat = [c for conflict in conflicts for c in conflict.conditions]
     norm = normalized_table([Rule(name="conflicts", conditions=flat)], records, base, country)
-    columns = sorted({c.column for group in compiled for c in group})
+    columns = sorted(
+        {c.column for group in compiled for c in group} | {c.swapped for g in compiled for c in g if c.swapped}
+    )
 
     sizes = clusters.group_by("_cluster").agg(_n=clusters.count())
     members = clusters.join(sizes.filter(sizes._n >= 2), "_cluster").select("_rid", "_cluster")
@@ -59,8 +61,8 @@ def contradicting_pairs(
     for k, group in enumerate(compiled):
         every: ir.BooleanValue = ibis.literal(True)
         for c in group:
-            score = c.score(j[f"l_{c.column}"], j[f"r_{c.column}"])
-            every = every & score.notnull() & (score < c.condition.threshold)
+            swapped = j[f"l_{c.swapped}"] if c.swapped else None
+            every = every & _differ(c, j[f"l_{c.column}"], j[f"r_{c.column}"], swapped)
         flags[f"_c{k}"] = every
     found = j.select("a", "b", _cluster=j.ca, **flags)
     any_flag: ir.BooleanValue = ibis.literal(False)
@@ -82,3 +84,16 @@ def contradicting_pairs(
     for k in range(len(compiled)):
         keep = keep | (m[f"_c{k}"] & ~m[f"_k{k}"].fill_null(False))
     return m.filter(keep).select("a", "b", "_cluster")
+
+
+def _differ(
+    c: CompiledCondition, left: ir.Value, right: ir.Value, left_swapped: ir.Value | None = None
+) -> ir.BooleanValue:
+    """Both values exist and are not alike enough for ``c`` (a date that is the other with day and month swapped is
+    alike when ``c`` swaps); a text value that begins the other ('J', 'Pat' and 'Patrick', a ZIP and its ZIP+4)
+    abbreviates it and contradicts nothing."""
+    score = c.score(left, right, left_swapped)
+    differ: ir.BooleanValue = score.notnull() & (score < c.condition.threshold)
+    if isinstance(left, ir.StringValue) and isinstance(right, ir.StringValue):
+        differ = differ & ~(left.startswith(right) | right.startswith(left))
+    return differ

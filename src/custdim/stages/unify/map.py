@@ -9,10 +9,21 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from custdim.config.unify import UnifyTable
 from custdim.contracts import NORMALIZED, RECORDS
 from custdim.errors import ConfigError
 from custdim.report import StageReport
-from custdim.semantic.dates import DATE_TYPES, FORMAT_NAMES, DateOrder, decide_order, default_order, parse_date
+from custdim.semantic.dates import (
+    DATE_TYPES,
+    FORMAT_NAMES,
+    MONTH_FIRST_COUNTRIES,
+    DateOrder,
+    country_code,
+    decide_order,
+    default_order,
+    parse_date,
+    parse_date_by_country,
+)
 from custdim.semantic.dates import profile_metrics as date_metrics
 from custdim.stages.context import RunContext, StageSpec
 from custdim.stages.exprs import as_timestamp
@@ -103,6 +114,9 @@ def plan_dates(ctx: RunContext, report: StageReport) -> DateOrders:
         for i, (field, column) in enumerate(text.items()):
             wanted: tuple[DateOrder, ...] = (override[field],) if override[field] else ("mdy", "dmy")  # type: ignore[assignment]
             metrics.update(date_metrics(t[column], f"c{i}_", wanted, unify.two_digit_year_pivot))
+        by_country = _country_column(ctx, index, ut, t)
+        if by_country is not None:
+            metrics.update(_country_metrics(t, text, by_country, unify.two_digit_year_pivot))
         row = ctx.engine.to_arrow(t.aggregate(**metrics)).to_pylist()[0]
         for i, (field, column) in enumerate(text.items()):
             m = {k.removeprefix(f"c{i}_"): v for k, v in row.items() if k.startswith(f"c{i}_")}
@@ -110,11 +124,19 @@ def plan_dates(ctx: RunContext, report: StageReport) -> DateOrders:
             orders[(ut.table, field)] = (decision.order, decision.then)
             nonempty = m["nonempty"]
             parsed = m["ok_either"] if decision.then else m[f"ok_{decision.order}"]
+            reason = decision.reason
+            if by_country is not None:
+                parsed = m["ok_by_country"]
+                reason = (
+                    f"per row, by the country in {by_country}: {row['month_first_rows']} month-first rows, "
+                    f"{row['day_first_rows']} day-first rows, {row['no_country_rows']} without a two-letter code "
+                    f"(read as {decision.order}: {decision.reason})"
+                )
             name = f"{ut.table}.{column}"
             details[name] = {
                 "field": field,
-                "order": decision.order,
-                "reason": decision.reason,
+                "order": decision.order if by_country is None else "by country",
+                "reason": reason,
                 "rows": m["rows"],
                 "empty": m["rows"] - nonempty,
                 "parsed": parsed,
@@ -123,10 +145,11 @@ def plan_dates(ctx: RunContext, report: StageReport) -> DateOrders:
                 "month_first_values": m["mdy"],
                 "formats": {fmt: m[f"fmt{k}"] for k, fmt in enumerate(FORMAT_NAMES) if m[f"fmt{k}"]},
             }
-            if decision.mixed:
+            if decision.mixed and by_country is None:
                 report.warn(
                     f"{name} ({field}) mixes day-first and month-first dates: {decision.reason}; "
-                    f"set unify.tables[{index}].date_order to choose"
+                    f"set unify.tables[{index}].date_order to choose, or date_country to read each row in the "
+                    "order of a country column (a store's)"
                 )
             if nonempty and (nonempty - parsed) > UNPARSEABLE_WARN_SHARE * nonempty:
                 report.warn(
@@ -135,6 +158,34 @@ def plan_dates(ctx: RunContext, report: StageReport) -> DateOrders:
                 )
     report.details["dates"] = details
     return orders
+
+
+def _country_column(ctx: RunContext, index: int, ut: UnifyTable, t: ir.Table) -> str | None:
+    """The table's ``date_country`` column, checked to exist."""
+    column = ut.date_country
+    if column is not None and column not in t.columns:
+        columns = ", ".join(c for c in t.columns if not c.startswith("_"))
+        raise ConfigError(
+            ctx.config.file,
+            f"unify.tables[{index}].date_country",
+            f"{column!r} is not a column of {ut.table}; columns: {columns}",
+        )
+    return column
+
+
+def _country_metrics(t: ir.Table, text: dict[str, str], country: str, pivot: int) -> dict[str, ir.Value]:
+    """Rows per country order, and per date column the values that parse in their row's order."""
+    code = country_code(t[country])
+    month_first = code.isin(sorted(MONTH_FIRST_COUNTRIES))
+    out: dict[str, ir.Value] = {
+        "month_first_rows": code.count(where=month_first),
+        "day_first_rows": code.count(where=~month_first),
+        "no_country_rows": t.count() - code.count(),
+    }
+    for i, column in enumerate(text.values()):
+        # The fallback order does not change which values parse: any order parses what the other cannot.
+        out[f"c{i}_ok_by_country"] = parse_date_by_country(t[column], t[country], "mdy", pivot, then="dmy").count()
+    return out
 
 
 def recency_column(name: str) -> str:
@@ -182,7 +233,13 @@ def build_records(ctx: RunContext, date_orders: DateOrders | None = None) -> ir.
                 values[f] = ibis.null(types[f])
             elif types[f].is_date():
                 order, then = orders.get((ut.table, f), (fallback, None))
-                values[f] = parse_date(t[columns[f]], order, pivot, then)
+                if ut.date_country is not None and (ut.table, f) in orders:
+                    # Rows without a code read an impossible value the other way too, as rows with one do (and as
+                    # the plan counted them).
+                    other: DateOrder = "dmy" if order == "mdy" else "mdy"
+                    values[f] = parse_date_by_country(t[columns[f]], t[ut.date_country], order, pivot, then or other)
+                else:
+                    values[f] = parse_date(t[columns[f]], order, pivot, then)
             else:
                 values[f] = t[columns[f]].cast(types[f])
         filled = ibis.literal(0, "int32")
