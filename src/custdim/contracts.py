@@ -81,14 +81,33 @@ UNIFIED_ACTIVITY = "UnifiedActivity"
 CUSTOMER_PROVENANCE = "CustomerProvenance"
 ID_CHANGE_LOG = "IdChangeLog"
 
+CUSTOMER_MEASURE = "CustomerMeasure"
+BUSINESS_MEASURE = "BusinessMeasure"
+SEGMENT_MEMBERSHIP = "SegmentMembership"
+SEGMENT_HISTORY = "SegmentHistory"
+
 UNIFY_ENTITIES = (CUSTOMER, ALTERNATE_KEY, MATCH_PAIRS, CUSTOMER_PROVENANCE, ID_CHANGE_LOG)
 """The entities the unify stages write (the merge stage's outputs)."""
 
 ACTIVITY_ENTITIES = (UNIFIED_ACTIVITY,)
 """The entities the activities stage writes."""
 
-EXPORT_ENTITIES = (CUSTOMER, ALTERNATE_KEY, MATCH_PAIRS, UNIFIED_ACTIVITY, CUSTOMER_PROVENANCE, ID_CHANGE_LOG)
-"""The entities publish exports, in manifest order: everything unify and activities write."""
+INSIGHT_ENTITIES = (CUSTOMER_MEASURE, BUSINESS_MEASURE, SEGMENT_MEMBERSHIP, SEGMENT_HISTORY)
+"""The entities the measures stage (the first two) and the segments stage (the last two) write."""
+
+EXPORT_ENTITIES = (
+    CUSTOMER,
+    ALTERNATE_KEY,
+    MATCH_PAIRS,
+    UNIFIED_ACTIVITY,
+    CUSTOMER_PROVENANCE,
+    ID_CHANGE_LOG,
+    *INSIGHT_ENTITIES,
+)
+"""The entities publish exports, in manifest order: everything unify, activities, measures and segments write."""
+
+SEGMENT_HISTORY_ENTITIES = (SEGMENT_MEMBERSHIP, SEGMENT_HISTORY)
+"""The published entities the next run's segments stage reads back to count members added and removed."""
 
 EXPLAIN_ENTITIES = (CUSTOMER, ALTERNATE_KEY, MATCH_PAIRS, CUSTOMER_PROVENANCE)
 """The published entities ``custdim unify explain`` reads."""

@@ -20,7 +20,17 @@ pytestmark = pytest.mark.slow
 def test_every_stage_succeeded_and_wrote_a_report(demo_run: DemoResult) -> None:
     report = demo_run.report
     assert report.status == "succeeded"
-    assert [s.name for s in report.stages] == ["ingest", "map", "match", "cluster", "merge", "activities", "publish"]
+    assert [s.name for s in report.stages] == [
+        "ingest",
+        "map",
+        "match",
+        "cluster",
+        "merge",
+        "activities",
+        "measures",
+        "segments",
+        "publish",
+    ]
     assert all(s.status == "succeeded" and s.seconds > 0 for s in report.stages)
     saved = json.loads(Path(demo_run.project.lake.path("_runs", f"{report.run_id}.json")).read_text())
     assert saved["status"] == "succeeded" and saved["version"] == 1
@@ -83,7 +93,7 @@ def test_activities_link_through_alternate_keys(demo_run: DemoResult) -> None:
         FROM UnifiedActivity a LEFT JOIN (SELECT DISTINCT CustomerId FROM AlternateKey) k USING (CustomerId)
         GROUP BY 1 ORDER BY 1
     """).to_pylist()
-    assert [r["SourceTableName"] for r in rows] == ["pos.receipts", "shop.orders"]
+    assert [r["SourceTableName"] for r in rows] == ["pos.receipt_lines", "pos.receipts", "shop.orders"]
     assert all(r["n"] == r["linked"] for r in rows)
     activities = demo_run.report.stage("activities")
     assert activities is not None
@@ -93,7 +103,7 @@ def test_activities_link_through_alternate_keys(demo_run: DemoResult) -> None:
         activities.rejected.values()
     )
     cols = sql("SELECT * FROM UnifiedActivity LIMIT 1").column_names
-    assert cols[:7] == [
+    assert cols[:12] == [
         "CustomerId",
         "ActivityId",
         "SourceTableName",
@@ -101,6 +111,11 @@ def test_activities_link_through_alternate_keys(demo_run: DemoResult) -> None:
         "ActivityType",
         "ActivityTimeStamp",
         "Amount",
+        "IsReturn",
+        "Title",
+        "Product",
+        "Brand",
+        "Category",
     ]
     assert {"status", "channel", "store_id"} <= set(cols)
 
@@ -127,3 +142,47 @@ def test_customer_fields_and_leading_zeros(demo_run: DemoResult) -> None:
     assert zeros > 0
     keys = demo_run.project.sql("SELECT count(*) FROM AlternateKey WHERE SourceKey LIKE 'C0%'").column(0).to_pylist()
     assert keys[0] > 0
+
+
+def test_measures_and_segments_are_useful(demo_run: DemoResult) -> None:
+    p = demo_run.project
+    profiles = p.sql("SELECT count(*) AS n FROM Customer").column("n")[0].as_py()
+    sizes = {
+        r["SegmentName"]: r["n"]
+        for r in p.sql("SELECT SegmentName, count(*) AS n FROM SegmentMembership GROUP BY 1").to_pylist()
+    }
+    defined = [s.name for s in p.config.segments]
+    assert len(defined) >= 5
+    assert all(0 < sizes.get(name, 0) < profiles for name in defined), sizes
+    # win-back is lapsed-high-value AND reachable-by-email
+    both = (
+        p.sql(
+            "SELECT count(*) AS n FROM SegmentMembership a JOIN SegmentMembership b USING (CustomerId) "
+            "WHERE a.SegmentName = 'lapsed-high-value' AND b.SegmentName = 'reachable-by-email'"
+        )
+        .column("n")[0]
+        .as_py()
+    )
+    assert sizes["win-back"] == both
+    segments = demo_run.report.stage("segments")
+    assert segments is not None and list(segments.details["segments"]) == defined
+
+    columns = p.sql("SELECT * FROM dim_customer LIMIT 0").column_names
+    assert {"TotalTransactionValue", "DaysSinceLastPurchase", "FavouriteCategory", "Segments"} <= set(columns)
+    # The total transaction value is the sum of the customer's orders and receipts.
+    check = (
+        p.sql(
+            "SELECT count(*) AS n FROM CustomerMeasure m LEFT JOIN (SELECT CustomerId, sum(Amount) AS s "
+            "FROM UnifiedActivity WHERE ActivityType = 'SalesOrder' GROUP BY 1) a USING (CustomerId) "
+            "WHERE abs(m.TotalTransactionValue - coalesce(a.s, 0)) > 0.005"
+        )
+        .column("n")[0]
+        .as_py()
+    )
+    assert check == 0
+
+    lines = p.sql(
+        "SELECT count(*) AS n, count(Product) AS p, count(Brand) AS b, count(Category) AS c "
+        "FROM UnifiedActivity WHERE ActivityType = 'SalesOrderLine'"
+    ).to_pylist()[0]
+    assert lines["n"] > 0 and lines["n"] == lines["p"] == lines["b"] == lines["c"]

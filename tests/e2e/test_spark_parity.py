@@ -27,7 +27,7 @@ def rows(result: DemoResult, sql: str) -> list[dict[str, object]]:
 def test_spark_run_succeeds_end_to_end(both: tuple[DemoResult, DemoResult]) -> None:
     _, spark = both
     assert spark.report.engine == "spark" and spark.report.status == "succeeded"
-    assert [s.status for s in spark.report.stages] == ["succeeded"] * 7
+    assert [s.status for s in spark.report.stages] == ["succeeded"] * 9
     assert Path(spark.project.lake.path("export", "export.manifest.cdm.json")).exists()
 
 
@@ -63,3 +63,21 @@ def test_same_activities_and_dimension(both: tuple[DemoResult, DemoResult]) -> N
     sql = "SELECT RuleName, count(*) AS n FROM MatchPairs GROUP BY 1 ORDER BY 1"
     assert rows(duck, sql) == rows(spark, sql)
     assert duck.quality == spark.quality
+
+
+def test_same_measures_and_segments(both: tuple[DemoResult, DemoResult]) -> None:
+    duck, spark = both
+    measures = duck.project.sql("SELECT * FROM CustomerMeasure LIMIT 0").column_names
+    floats = {"TotalTransactionValue", "AverageTransactionValue", "SpendLast12m", "ShareOfSpendLast12m"}
+    columns = ", ".join(f"round({c}, 4) AS {c}" if c in floats else c for c in measures)
+    sql = f"SELECT {columns} FROM CustomerMeasure ORDER BY CustomerId"
+    assert rows(duck, sql) == rows(spark, sql)
+    sql = "SELECT MeasureName, GroupBy, GroupKey, round(Value, 2) AS v FROM BusinessMeasure ORDER BY 1, 2, 3"
+    assert rows(duck, sql) == rows(spark, sql)
+    sql = "SELECT SegmentName, CustomerId FROM SegmentMembership ORDER BY 1, 2"
+    assert rows(duck, sql) == rows(spark, sql)
+    assert len(rows(duck, sql)) > 0
+    sql = "SELECT SegmentName, Members, Added, Removed FROM SegmentHistory ORDER BY 1"
+    assert rows(duck, sql) == rows(spark, sql)
+    sql = "SELECT CustomerId, Segments FROM dim_customer ORDER BY CustomerId"
+    assert rows(duck, sql) == rows(spark, sql)

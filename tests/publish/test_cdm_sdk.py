@@ -20,7 +20,18 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-EXPORT_ENTITIES = ["Customer", "AlternateKey", "MatchPairs", "UnifiedActivity", "CustomerProvenance", "IdChangeLog"]
+EXPORT_ENTITIES = [
+    "Customer",
+    "AlternateKey",
+    "MatchPairs",
+    "UnifiedActivity",
+    "CustomerProvenance",
+    "IdChangeLog",
+    "CustomerMeasure",
+    "BusinessMeasure",
+    "SegmentMembership",
+    "SegmentHistory",
+]
 # Columns declared Guid (stored as text) wherever they appear, so both ends of a relationship agree.
 GUID_COLUMNS = {"CustomerId", "ActivityId"}
 PARQUET_TRAIT = "is.partition.format.parquet"
@@ -133,7 +144,14 @@ def test_export_relationships_resolve(export_manifest: SdkManifest) -> None:
         )
         assert rel.to_attribute_format == "Guid", f"{rel.to_entity}.{rel.to_attribute}: {rel.to_attribute_format}"
         seen.append(paths[rel.from_entity])
-    assert sorted(seen) == ["AlternateKey", "CustomerProvenance", "MatchPairs", "UnifiedActivity"]
+    assert sorted(seen) == [
+        "AlternateKey",
+        "CustomerMeasure",
+        "CustomerProvenance",
+        "MatchPairs",
+        "SegmentMembership",
+        "UnifiedActivity",
+    ]
 
 
 def test_raw_manifest_loads_one_entity_per_source_table(

@@ -73,7 +73,7 @@ def test_manifest_declares_relationships_and_guids(example_project: Project) -> 
     example_project.run()
     doc = manifest(example_project)
     rels = doc["relationships"]
-    assert isinstance(rels, list) and len(rels) == 4
+    assert isinstance(rels, list) and len(rels) == 6
     assert {r["toEntityAttribute"] for r in rels} == {"CustomerId"}
     snapshot = example_project.runs(1)[0].run_id
     schema = json.loads(
@@ -83,10 +83,14 @@ def test_manifest_declares_relationships_and_guids(example_project: Project) -> 
     assert attrs["CustomerId"] == {"name": "CustomerId", "dataFormat": "Guid", "purpose": "identifiedBy"}
     assert example_project.views() == [
         "AlternateKey",
+        "BusinessMeasure",
         "Customer",
+        "CustomerMeasure",
         "CustomerProvenance",
         "IdChangeLog",
         "MatchPairs",
+        "SegmentHistory",
+        "SegmentMembership",
         "UnifiedActivity",
         "dim_customer",
     ]

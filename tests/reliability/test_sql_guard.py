@@ -22,10 +22,14 @@ from tests.conftest import write_example
 
 VIEWS = [
     "AlternateKey",
+    "BusinessMeasure",
     "Customer",
+    "CustomerMeasure",
     "CustomerProvenance",
     "IdChangeLog",
     "MatchPairs",
+    "SegmentHistory",
+    "SegmentMembership",
     "UnifiedActivity",
     "dim_customer",
 ]

@@ -66,6 +66,25 @@ def match_rates(console: Console, report: RunReport) -> None:
     console.print(table)
 
 
+def segment_sizes(console: Console, report: RunReport) -> None:
+    """Per segment: members, their share of the profiles, and the change since the previous run."""
+    segments = report.stage("segments")
+    measures = report.stage("measures")
+    merge = report.stage("merge")
+    if segments is None or not segments.details.get("segments"):
+        return
+    profiles = sum(v for k, v in (merge.rows_out.items() if merge else []) if k == "Customer")
+    as_of = measures.details.get("as_of", {}) if measures else {}
+    title = "segments" + (f" as of {as_of['date']} ({as_of['reason']})" if as_of else "")
+    table = Table(title=title, title_justify="left")
+    for col in ("segment", "members", "share", "added", "removed"):
+        table.add_column(col, justify="left" if col == "segment" else "right")
+    for name, size in segments.details["segments"].items():
+        share = f"{size['Members'] / profiles:.1%}" if profiles else ""
+        table.add_row(name, f"{size['Members']:,}", share, f"{size['Added']:,}", f"{size['Removed']:,}")
+    console.print(table)
+
+
 def status_table(console: Console, reports: list[RunReport]) -> None:
     table = Table(title="last runs", title_justify="left")
     for col in ("run", "status", "engine", "started", "seconds", "landed", "rejected", "profiles", "activities"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,8 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from custdim.config.activities import Activity
 from custdim.config.base import Model, check_identifier
+from custdim.config.measures import Measure
+from custdim.config.segments import ALL_CUSTOMERS, Segment
 from custdim.config.sources import FileTable, Source
 from custdim.config.unify import Unify
 
@@ -30,6 +33,13 @@ class ProjectConfig(Model):
     sources: list[Source] = Field(min_length=1)
     unify: Unify
     activities: list[Activity] = Field(default_factory=list)
+    as_of: dt.date | None = Field(
+        default=None,
+        description="The 'today' of the run: measure windows and segments count back from it; later activities are "
+        "left out of them. Default: the date of the latest activity.",
+    )
+    measures: list[Measure] = Field(default_factory=list)
+    segments: list[Segment] = Field(default_factory=list)
 
     _root: Path = PrivateAttr(default=Path())
     _file: str = PrivateAttr(default="custdim.yaml")
@@ -104,6 +114,51 @@ class ProjectConfig(Model):
                 raise CrossCheckError(
                     f"activities[{i}].customer.table", _unknown("unify table", a.customer.table, unify_tables)
                 )
+            if a.parent is not None and a.parent.table not in tables:
+                raise CrossCheckError(f"activities[{i}].parent.table", _unknown("table", a.parent.table, tables))
+        self._check_measures_and_segments()
+
+    def _check_measures_and_segments(self) -> None:
+        seen: dict[str, int] = {}
+        for i, m in enumerate(self.measures):
+            if m.column in seen:
+                raise CrossCheckError(
+                    f"measures[{i}].name", f"measure {m.column!r} is defined twice (also measures[{seen[m.column]}])"
+                )
+            seen[m.column] = i
+        names = [s.name for s in self.segments]
+        for i, s in enumerate(self.segments):
+            if names.index(s.name) != i:
+                raise CrossCheckError(f"segments[{i}].name", f"segment {s.name!r} is defined twice")
+            for ref in s.references():
+                if ref not in names and ref != ALL_CUSTOMERS:
+                    valid = [ALL_CUSTOMERS, *names]
+                    raise CrossCheckError(f"segments[{i}]", _unknown("segment", f"segment:{ref}", valid))
+        self.segment_order()
+
+    def segment_order(self) -> list[Segment]:
+        """Segments in an order where each comes after the ones it references; a cycle is a CrossCheckError."""
+        by_name = {s.name: s for s in self.segments}
+        done: list[Segment] = []
+        state: dict[str, str] = {}
+
+        def visit(name: str, path: list[str]) -> None:
+            if state.get(name) == "done" or name not in by_name:
+                return
+            if state.get(name) == "open":
+                cycle = " -> ".join([*path[path.index(name) :], name])
+                raise CrossCheckError(
+                    f"segments[{self.segments.index(by_name[name])}]", f"segments refer in a cycle: {cycle}"
+                )
+            state[name] = "open"
+            for ref in by_name[name].references():
+                visit(ref, [*path, name])
+            state[name] = "done"
+            done.append(by_name[name])
+
+        for s in self.segments:
+            visit(s.name, [])
+        return done
 
     def _check_merge(self, fields: list[str]) -> None:
         merge = self.unify.merge

@@ -110,11 +110,104 @@ activities:
     customer: {{table: shop.accounts, foreign_key: account_id}}
     timestamp: ordered_at
     amount: total
+    returns: status                          # 'returned' marks a return
   - table: pos.receipts
     type: SalesOrder
     customer: {{table: pos.members, foreign_key: member_id}}
     timestamp: purchased_at
     amount: total
+  - table: pos.receipt_lines
+    type: SalesOrderLine
+    parent: {{table: pos.receipts, key: receipt_id}}   # the member and the time come from the receipt
+    customer: {{table: pos.members, foreign_key: member_id}}
+    timestamp: purchased_at
+    amount: price
+    quantity: quantity
+    title: product
+    product: product_id
+    brand: brand
+    category: category
+# as_of: 2025-06-30           # the "today" of measures and segments; default: the latest activity's date
+measures:
+  - template: total_transaction_value       # TotalTransactionValue: all orders and receipts
+  - template: transaction_count             # TransactionCount
+  - template: average_transaction_value     # AverageTransactionValue
+  - template: days_since_last_purchase      # DaysSinceLastPurchase
+  - template: active_lifespan               # ActiveLifespan, in days
+  - name: SpendLast12m
+    aggregate: sum
+    of: Amount
+    from: SalesOrder
+    window: 12m
+    default: 0
+  - name: OrdersLast90d
+    aggregate: count
+    from: SalesOrder
+    window: 90d
+  - name: ReturnedOrders
+    aggregate: count
+    from: SalesOrder
+    where: [{{field: IsReturn, op: is_true}}]
+  - name: FavouriteCategory
+    aggregate: argmax
+    of: Amount
+    by: Category
+    from: SalesOrderLine
+  - name: FavouriteBrand
+    aggregate: argmax
+    of: Amount
+    by: Brand
+    from: SalesOrderLine
+  - name: ShareOfSpendLast12m
+    expression: round(SpendLast12m / nullif(TotalTransactionValue, 0), 3)
+  - name: RevenueByMonth
+    scope: business
+    aggregate: sum
+    of: Amount
+    from: SalesOrder
+    group_by: [month]
+  - name: RevenueByCategory
+    scope: business
+    aggregate: sum
+    of: Amount
+    from: SalesOrderLine
+    window: 12m
+    group_by: [Category]
+segments:
+  - name: high-value
+    description: Spent over 1,000 in all
+    all:
+      - {{field: TotalTransactionValue, op: ">", value: 1000}}
+  - name: lapsed-high-value
+    description: Spent over 500 but nothing in the last 180 days
+    all:
+      - {{field: TotalTransactionValue, op: ">", value: 500}}
+      - {{field: DaysSinceLastPurchase, op: ">=", value: 180}}
+  - name: recent-buyers
+    description: Bought something in the last 30 days
+    all:
+      - {{activity: SalesOrder, within: 30d, op: exists}}
+  - name: one-time-buyers
+    all:
+      - {{field: TransactionCount, op: "=", value: 1}}
+  - name: never-bought
+    description: Profiles without a single order or receipt
+    all:
+      - {{field: TransactionCount, op: "=", value: 0}}
+  - name: outdoor-fans
+    description: Outdoor is their biggest category, or they bought a Summit Trail or Kestrel item this year
+    any:
+      - {{field: FavouriteCategory, op: "=", value: outdoor}}
+      - {{field: FavouriteBrand, op: in, value: [Summit Trail, Kestrel]}}
+  - name: reachable-by-email
+    all:
+      - {{field: Email, op: is_not_null}}
+  - name: win-back
+    description: Lapsed high-value customers we can email
+    intersect: [segment:lapsed-high-value, segment:reachable-by-email]
+  - name: everyone-but-lapsed
+    union: [segment:all-customers]
+    except: [segment:lapsed-high-value, segment:never-bought]
 """
 
 

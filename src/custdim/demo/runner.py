@@ -27,6 +27,8 @@ EXAMPLE_QUERIES = (
     'ORDER BY TotalAmount DESC LIMIT 10"',
     '"SELECT SourceRecordCount, count(*) AS profiles FROM Customer GROUP BY 1 ORDER BY 1"',
     '--format csv "SELECT RuleName, count(*) AS pairs FROM MatchPairs GROUP BY 1"',
+    '"SELECT FirstName, LastName, TotalTransactionValue, DaysSinceLastPurchase, FavouriteCategory FROM dim_customer '
+    "WHERE list_contains(Segments, 'win-back') LIMIT 10\"",
 )
 
 

@@ -28,7 +28,15 @@ STANDARD = (
     "ActivityType",
     "ActivityTimeStamp",
     "Amount",
+    "IsReturn",
+    "Title",
+    "Product",
+    "Brand",
+    "Category",
 )
+# Optional mapped columns: Activity attribute -> UnifiedActivity column (text).
+DESCRIPTIVE = {"title": "Title", "product": "Product", "brand": "Brand", "category": "Category"}
+RETURN_WORDS = ("true", "t", "yes", "y", "1", "returned", "return")
 LINEAGE = ("_ingested_at", "_run_id")
 EMPTY_SCHEMA = pa.schema(
     [
@@ -39,37 +47,76 @@ EMPTY_SCHEMA = pa.schema(
         ("ActivityType", pa.string()),
         ("ActivityTimeStamp", pa.timestamp("us")),
         ("Amount", pa.float64()),
+        ("IsReturn", pa.bool_()),
+        ("Title", pa.string()),
+        ("Product", pa.string()),
+        ("Brand", pa.string()),
+        ("Category", pa.string()),
     ]
 )
 
 
-def _extra_columns(t: ir.Table, activity: Activity, pk: str) -> list[str]:
-    used = {pk, activity.customer.foreign_key, activity.timestamp, activity.amount}
-    return [c for c in t.columns if c not in used and c not in LINEAGE]
+def _mapped(activity: Activity) -> dict[str, str | None]:
+    """Activity attribute -> source column, for every column the activity maps."""
+    return {
+        "customer.foreign_key": activity.customer.foreign_key,
+        "timestamp": activity.timestamp,
+        "amount": activity.amount,
+        "quantity": activity.quantity,
+        "returns": activity.returns,
+        **{key: getattr(activity, key) for key in DESCRIPTIVE},
+    }
+
+
+def _extra_columns(own: list[str], activity: Activity, pk: str) -> list[str]:
+    # The returns column stays too: IsReturn keeps one fact of it, a status column holds more (cancelled).
+    used = {pk, *(c for k, c in _mapped(activity).items() if c and k != "returns")}
+    return [c for c in own if c not in used and c not in LINEAGE]
 
 
 def _extra_name(column: str) -> str:
-    # Source columns never shadow the standard ones.
-    return f"Source{column}" if column in STANDARD else column
+    # Source columns never shadow the standard ones (engines compare names ignoring case).
+    return f"Source{column}" if column.lower() in {s.lower() for s in STANDARD} else column
+
+
+def _with_parent(ctx: RunContext, index: int, activity: Activity, t: ir.Table) -> ir.Table:
+    """The activity rows with their parent's columns (those the rows lack), null when the parent is missing."""
+    parent = activity.parent
+    if parent is None:
+        return t
+    if parent.key not in t.columns:
+        raise ConfigError(
+            ctx.config.file,
+            f"activities[{index}].parent.key",
+            f"column {parent.key!r} is not in {activity.table}; columns: {_columns(t)}",
+        )
+    source, _, table = parent.table.partition(".")
+    p = ctx.engine.read(ctx.lake.raw_table(source, table))
+    ppk = ctx.config.source_table(parent.table).primary_key
+    borrowed = [c for c in p.columns if c not in t.columns and c not in LINEAGE]
+    p = p.select(_parent_key=p[ppk].cast("string"), _has_parent=ibis.literal(True), **{c: p[c] for c in borrowed})
+    j = t.left_join(p, t[parent.key].cast("string").strip() == p._parent_key)
+    return j.select(*t.columns, "_has_parent", *borrowed)
+
+
+def _columns(t: ir.Table) -> str:
+    return ", ".join(c for c in t.columns if not c.startswith("_"))
 
 
 def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Table) -> tuple[ir.Table, list[str]]:
     """All rows of one activity table with CustomerId (null when unknown) and a _reason for unusable rows."""
     config = ctx.config
     source, _, table = activity.table.partition(".")
-    t = ctx.engine.read(ctx.lake.raw_table(source, table))
+    own = ctx.engine.read(ctx.lake.raw_table(source, table))
     pk = config.source_table(activity.table).primary_key
-    for key, column in (
-        ("customer.foreign_key", activity.customer.foreign_key),
-        ("timestamp", activity.timestamp),
-        ("amount", activity.amount),
-    ):
+    t = _with_parent(ctx, index, activity, own)
+    for key, column in _mapped(activity).items():
         if column is not None and column not in t.columns:
+            where = activity.table + (f" (or its parent {activity.parent.table})" if activity.parent else "")
             raise ConfigError(
                 config.file,
                 f"activities[{index}].{key}",
-                f"column {column!r} is not in {activity.table}; columns: "
-                f"{', '.join(c for c in t.columns if not c.startswith('_'))}",
+                f"column {column!r} is not in {where}; columns: {_columns(t)}",
             )
     cust_source, _, cust_table = activity.customer.table.partition(".")
     owners = keys.filter((keys.SourceName == cust_source) & (keys.TableName == cust_table))
@@ -79,8 +126,17 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
     namespace = f"custdim:{config.name}:activity"
     j = with_guid(j, "_activity_id", namespace, ibis.literal(activity.table + "|") + j[pk].cast("string"))
     ts = as_timestamp(j[activity.timestamp])
-    extras = _extra_columns(t, activity, pk)
-    checks: list[tuple[ir.BooleanValue, ir.StringValue]] = [
+    extras = _extra_columns(own.columns, activity, pk)
+    checks: list[tuple[ir.BooleanValue, ir.StringValue]] = []
+    if activity.parent is not None:
+        checks.append(
+            (
+                j._has_parent.isnull(),
+                ibis.literal(f"no {activity.parent.table} row with key ")
+                + j[activity.parent.key].cast("string").fill_null("(null)"),
+            )
+        )
+    checks += [
         (
             j.o_customer.isnull(),
             ibis.literal(f"no customer with {activity.customer.table} key ")
@@ -93,14 +149,17 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
         ),
     ]
     amount: ir.FloatingValue = ibis.null("float64")
-    if activity.amount:
-        amount, not_a_number = _amount(j[activity.amount])
-        checks.append(
-            (
-                not_a_number,
-                ibis.literal(f"amount {activity.amount!r} is not a number: ") + j[activity.amount].cast("string"),
-            )
-        )
+    for key in ("amount", "quantity"):
+        column = getattr(activity, key)
+        if column is None:
+            continue
+        number, not_a_number = _amount(j[column])
+        amount = number if key == "amount" else amount * number
+        checks.append((not_a_number, ibis.literal(f"{key} {column!r} is not a number: ") + j[column].cast("string")))
+    is_return = (amount < 0).fill_null(False)
+    if activity.returns is not None:
+        flag = j[activity.returns].cast("string").strip().lower().isin(RETURN_WORDS).fill_null(False)
+        is_return = is_return | flag
     reason = ibis.cases(*checks, else_=ibis.null("string"))
     out = j.select(
         CustomerId=j.o_customer,
@@ -110,8 +169,13 @@ def build_activity(ctx: RunContext, index: int, activity: Activity, keys: ir.Tab
         ActivityType=ibis.literal(activity.type),
         ActivityTimeStamp=ts,
         Amount=amount,
+        IsReturn=is_return,
+        **{
+            out: (j[getattr(activity, key)].cast("string") if getattr(activity, key) else ibis.null("string"))
+            for key, out in DESCRIPTIVE.items()
+        },
         _reason=reason,
-        _record=record_json(j, [c for c in t.columns if c not in LINEAGE]),
+        _record=record_json(j, [c for c in own.columns if c not in LINEAGE]),
         **{_extra_name(c): j[c] for c in extras},
     )
     return out, [_extra_name(c) for c in extras]

@@ -17,6 +17,9 @@ from custdim.lake.cdm import manifest_from_json
 from custdim.report import now_iso
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from custdim.engines.base import Engine
     from custdim.lake import Lake
 
 MARKER = "_complete.json"
@@ -98,3 +101,18 @@ def prune(lake: Lake, keep: int, protected: set[str]) -> list[str]:
         removed.append(snap)
         failpoints.reached("publish.pruned_one")
     return removed
+
+
+def published(lake: Lake, engine: Engine, names: tuple[str, ...]) -> dict[str, ir.Table]:
+    """The entities among ``names`` in the published export (none before the first publish, or when an older export
+    lacks them)."""
+    doc = read_manifest(lake)  # a damaged manifest is a clear error: history would silently restart otherwise
+    if doc is None:
+        return {}
+    found: dict[str, ir.Table] = {}
+    for name, _, locations in manifest_from_json(doc)[1]:
+        if name in names and locations:
+            folder = lake.path("export", posixpath.dirname(locations[0]))
+            if lake.has_table(folder):
+                found[name] = engine.read(folder)
+    return found

@@ -17,12 +17,16 @@ import pyarrow as pa
 from custdim import failpoints
 from custdim.contracts import (
     ALTERNATE_KEY,
+    BUSINESS_MEASURE,
     CUSTOMER,
+    CUSTOMER_MEASURE,
     CUSTOMER_PROVENANCE,
     EXPORT_ENTITIES,
     EXPORT_MANIFEST,
     ID_CHANGE_LOG,
     MATCH_PAIRS,
+    SEGMENT_HISTORY,
+    SEGMENT_MEMBERSHIP,
     UNIFIED_ACTIVITY,
 )
 from custdim.errors import StageError
@@ -44,6 +48,10 @@ DESCRIPTIONS = {
     UNIFIED_ACTIVITY: "Customer activities from all activity tables, linked to CustomerId.",
     CUSTOMER_PROVENANCE: "For each unified field, the source record and policy that produced its value.",
     ID_CHANGE_LOG: "Every run's CustomerId events: created, merged, split, records_moved, retired.",
+    CUSTOMER_MEASURE: "One row per customer with every customer measure, computed as of the run's as_of date.",
+    BUSINESS_MEASURE: "Business measures: one value per measure and group (MeasureName, GroupBy, GroupKey, Value).",
+    SEGMENT_MEMBERSHIP: "The customers of every segment (SegmentName, CustomerId).",
+    SEGMENT_HISTORY: "Per run and segment: members, and customers added and removed since the previous run.",
 }
 KEEP_SNAPSHOTS = 3
 
@@ -64,7 +72,14 @@ def run(ctx: RunContext, report: StageReport) -> None:
         advance()
         relationships = [
             Relationship(e, "CustomerId", CUSTOMER, "CustomerId")
-            for e in (ALTERNATE_KEY, MATCH_PAIRS, UNIFIED_ACTIVITY, CUSTOMER_PROVENANCE)
+            for e in (
+                ALTERNATE_KEY,
+                MATCH_PAIRS,
+                UNIFIED_ACTIVITY,
+                CUSTOMER_PROVENANCE,
+                CUSTOMER_MEASURE,
+                SEGMENT_MEMBERSHIP,
+            )
         ]
         doc = Manifest("export", entities, relationships).to_json()
         # The commit: until this write, readers keep seeing the previous snapshot.
@@ -142,4 +157,4 @@ def outputs(ctx: RunContext) -> list[str]:
     return [ctx.lake.export_manifest()]
 
 
-STAGE = StageSpec("publish", ("activities",), run, outputs, "publish the CDM folder and SQL views")
+STAGE = StageSpec("publish", ("segments",), run, outputs, "publish the CDM folder and SQL views")

@@ -9,7 +9,6 @@ Field policies (per field, or per group of fields kept together from one record)
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 
 import ibis
@@ -32,10 +31,9 @@ from custdim.contracts import (
     UNIFY_ENTITIES,
 )
 from custdim.engines.base import Engine
-from custdim.lake.cdm import manifest_from_json
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
-from custdim.stages.publish.snapshots import read_manifest
+from custdim.stages.publish.snapshots import published
 from custdim.stages.unify.ids import assign_ids, record_identity
 from custdim.stages.unify.map import recency_column
 
@@ -132,16 +130,7 @@ def merged_profiles(members: ir.Table, unify: Unify) -> tuple[ir.Table, list[Cho
 
 def previous_state(ctx: RunContext) -> tuple[ir.Table | None, ir.Table | None]:
     """AlternateKey and IdChangeLog of the last published export (None on a first run)."""
-    lake, engine = ctx.lake, ctx.engine
-    doc = read_manifest(lake)  # a damaged manifest is a clear error: ids would silently restart otherwise
-    if doc is None:
-        return None, None
-    found: dict[str, ir.Table] = {}
-    for name, _, locations in manifest_from_json(doc)[1]:
-        if name in ID_HISTORY_ENTITIES and locations:
-            folder = lake.path("export", posixpath.dirname(locations[0]))
-            if lake.has_table(folder):
-                found[name] = engine.read(folder)
+    found = published(ctx.lake, ctx.engine, ID_HISTORY_ENTITIES)
     return found.get(ALTERNATE_KEY), found.get(ID_CHANGE_LOG)
 
 
