@@ -52,7 +52,7 @@ RECORDS_PER_PERSON = 1.75
 """The demo generator writes about 1.75 customer records per person (CRM, shop, POS presence plus 4% duplicates)."""
 CUSTOMER_TABLES = ("crm.contacts", "shop.accounts", "pos.members")
 UNIFY_STAGES = ("map", "match", "cluster", "merge")
-AFTER_UNIFY_STAGES = ("activities", "publish")
+AFTER_UNIFY_STAGES = ("activities", "measures", "segments", "publish")
 SPLINK_PHASES = ("prepare", "training", "prediction", "clustering")
 
 TUNING_SEED = 7
