@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from custdim.engines.base import Engine
     from custdim.stages.context import ProgressFn, RunContext, StageSpec
+    from custdim.stages.insights.explore import Differentiators, Exported, Overlap, Preview
     from custdim.stages.unify.explain import Explanation
     from custdim.stages.unify.model import MatchModel
 
@@ -313,3 +314,27 @@ class Project:
             return profile_records(engine, engine.read(path), self.config)
         finally:
             engine.close()
+
+    def segment_preview(self, name: str, limit: int = 10) -> Preview:
+        """Segment ``name`` as the project file defines it now, over the published profiles; writes nothing."""
+        from custdim.stages.insights.explore import preview
+
+        return preview(self.config, self.lake, name, limit)
+
+    def segment_overlap(self, names: list[str]) -> Overlap:
+        """Members two or three published segments share."""
+        from custdim.stages.insights.explore import overlap
+
+        return overlap(self.config, self.lake, names)
+
+    def segment_differentiators(self, name: str, top: int = 10) -> Differentiators:
+        """Fields whose distribution in the published segment differs most from everyone's (total variation)."""
+        from custdim.stages.insights.explore import differentiators
+
+        return differentiators(self.config, self.lake, name, top)
+
+    def segment_export(self, name: str, to: Path, fields: list[str] | None = None) -> Exported:
+        """Write the published members of a segment to a CSV or Parquet file for a campaign tool."""
+        from custdim.stages.insights.explore import export_members
+
+        return export_members(self.config, self.lake, name, to, fields)

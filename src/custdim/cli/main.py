@@ -285,6 +285,87 @@ def map_suggest(
         console.print(yaml_text, highlight=False, markup=False, soft_wrap=True)
 
 
+segment_app = typer.Typer(help="Preview, compare, explain and export segments.", no_args_is_help=True)
+app.add_typer(segment_app, name="segment")
+
+
+@segment_app.command("preview")
+@_errors
+def segment_preview(
+    name: Annotated[str, typer.Argument(help="A segment of the project file.")],
+    project: ProjectDir = Path(),
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many members to show.")] = 10,
+) -> None:
+    """Size and first members of a segment as the project file defines it now, over the published profiles.
+
+    Writes nothing: try a condition before the next run.
+    """
+    from custdim.cli.render import segment_preview as show
+    from custdim.project import Project
+
+    if limit < 0:
+        raise UsageError("--limit must be 0 or more")
+    show(console, Project.load(project).segment_preview(name, limit))
+
+
+@segment_app.command("overlap")
+@_errors
+def segment_overlap(
+    names: Annotated[list[str], typer.Argument(help="Two or three published segments.")],
+    project: ProjectDir = Path(),
+) -> None:
+    """How many members two or three published segments share."""
+    from custdim.cli.render import segment_overlap as show
+    from custdim.project import Project
+
+    show(console, Project.load(project).segment_overlap(names))
+
+
+@segment_app.command("differentiators")
+@_errors
+def segment_differentiators(
+    name: Annotated[str, typer.Argument(help="A published segment.")],
+    project: ProjectDir = Path(),
+    top: Annotated[int, typer.Option("--top", "-n", help="How many fields to show.")] = 10,
+) -> None:
+    """The profile and measure fields whose distribution in the segment differs most from everyone's.
+
+    Score: total variation distance between the two distributions (0 = alike, 1 = no value in common); numbers and
+    dates are compared over the population's deciles.
+    """
+    from custdim.cli.render import segment_differentiators as show
+    from custdim.project import Project
+
+    if top < 1:
+        raise UsageError("--top must be 1 or more")
+    show(console, Project.load(project).segment_differentiators(name, top))
+
+
+@segment_app.command("export")
+@_errors
+def segment_export(
+    name: Annotated[str, typer.Argument(help="A published segment.")],
+    to: Annotated[Path, typer.Option("--to", help="The file to write: members.csv or members.parquet.")],
+    project: ProjectDir = Path(),
+    fields: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated dim_customer fields; default: the Customer profile's single-valued fields."),
+    ] = None,
+) -> None:
+    """Write a segment's published members to CSV or Parquet for a campaign tool."""
+    from custdim.project import Project
+
+    chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields is not None else None
+    if chosen is not None and not chosen:
+        raise UsageError("--fields names no field")
+    done = Project.load(project).segment_export(name, to, chosen)
+    console.print(
+        f"wrote {done.rows:,} members of {escape(done.name)} to {escape(str(done.path))} ({done.format}; "
+        f"{len(done.fields)} fields: {escape(', '.join(done.fields))})",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Entry point of the ``custdim`` console script."""
     app()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from custdim.report import RunReport
+    from custdim.stages.insights.explore import Differentiators, Overlap, Preview
     from custdim.stages.unify.explain import Explanation
     from custdim.stages.unify.model import MatchModel
 
@@ -253,3 +254,60 @@ def value_profile(console: Console, profile: dict[str, Any]) -> None:
         console.print(table)
     for w in profile["warnings"]:
         console.print(f"[yellow]warning[/] {escape(w)}", highlight=False)
+
+
+def segment_preview(console: Console, p: Preview) -> None:
+    """A previewed segment's size, against the published one, and its first members."""
+    share = f" ({p.members / p.profiles:.1%})" if p.profiles else ""
+    console.print(
+        f"segment [bold]{escape(p.name)}[/] as of {p.as_of.date} ({p.as_of.reason}): "
+        f"{p.members:,} of {p.profiles:,} profiles{share}",
+        highlight=False,
+    )
+    if p.published is None:
+        console.print("not in the published export yet (new, or renamed): `custdim run` publishes it")
+    elif p.published != p.members:
+        console.print(f"published: {p.published:,} members ({p.members - p.published:+,} with the project file now)")
+    else:
+        console.print(f"published: {p.published:,} members (the same number)")
+    if p.sample.num_rows:
+        table = Table(title=f"first {p.sample.num_rows} members by CustomerId", title_justify="left")
+        for col in p.sample.column_names:
+            table.add_column(col)
+        for row in p.sample.to_pylist():
+            table.add_row(*("" if v is None else escape(str(v)) for v in row.values()))
+        console.print(table)
+
+
+def segment_overlap(console: Console, o: Overlap) -> None:
+    """The overlap matrix: shared members, and each as a share of the row's segment."""
+    table = Table(title=f"overlap of published segments ({o.profiles:,} profiles)", title_justify="left")
+    table.add_column("members of ... also in", justify="left")
+    for name in o.names:
+        table.add_column(escape(name), justify="right")
+    for i, name in enumerate(o.names):
+        cells = []
+        for j in range(len(o.names)):
+            n = o.matrix[i][j]
+            cells.append(f"{n:,}" if i == j else f"{n:,} ({n / o.sizes[i]:.0%})" if o.sizes[i] else f"{n:,}")
+        table.add_row(f"{escape(name)} ({o.sizes[i]:,})", *cells)
+    console.print(table)
+    if o.common is not None:
+        console.print(f"in all three: {o.common:,}", highlight=False)
+
+
+def segment_differentiators(console: Console, d: Differentiators) -> None:
+    """Fields ranked by how differently they are distributed in the segment than in everyone."""
+    table = Table(
+        title=f"what sets {d.name} apart ({d.members:,} of {d.profiles:,} profiles)",
+        title_justify="left",
+        caption="score: total variation distance, 0 = like everyone, 1 = no value in common",
+        caption_justify="left",
+    )
+    for col in ("field", "score", "in the segment", "everyone"):
+        table.add_column(col, justify="right" if col == "score" else "left")
+    for f in d.fields:
+        table.add_row(escape(f.field), f"{f.score:.2f}", escape(f.segment), escape(f.population))
+    console.print(table)
+    if d.skipped:
+        console.print(f"not compared (more than 50 distinct values): {escape(', '.join(d.skipped))}", highlight=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,8 @@ import ibis.expr.types as ir
 from custdim.config.measures import DateRange, Window, parse_duration
 
 if TYPE_CHECKING:
-    from custdim.engines.base import Engine
+    import pyarrow as pa
+
     from custdim.stages.insights.predicates import Where
 
 
@@ -34,11 +36,14 @@ class AsOf:
         return dt.datetime.combine(self.date + dt.timedelta(days=1), dt.time())
 
 
-def resolve_as_of(configured: dt.date | None, activity: ir.Table, engine: Engine) -> AsOf:
-    """``as_of`` from the project, else the date of the latest activity, else today's date (UTC)."""
+def resolve_as_of(configured: dt.date | None, activity: ir.Table, to_arrow: Callable[[ir.Table], pa.Table]) -> AsOf:
+    """``as_of`` from the project, else the date of the latest activity, else today's date (UTC).
+
+    ``to_arrow`` runs a query: a run's engine, or the published views' reader.
+    """
     if configured is not None:
         return AsOf(configured, "configured (as_of)")
-    latest = engine.to_arrow(activity.aggregate(latest=activity.ActivityTimeStamp.max()))["latest"][0].as_py()
+    latest = to_arrow(activity.aggregate(latest=activity.ActivityTimeStamp.max()))["latest"][0].as_py()
     if latest is None:
         return AsOf(dt.datetime.now(dt.UTC).date(), "no activities: the run's date")
     return AsOf(latest.date(), "the latest activity")

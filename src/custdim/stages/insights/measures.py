@@ -1,7 +1,8 @@
 """The measures stage: CustomerMeasure (one row per profile, one column per customer measure) and BusinessMeasure.
 
-Measures that read the same activities (same types, window and ``where``) are computed in one aggregate query;
-first/last and argmax/argmin need a ranking and get one query each; expressions are evaluated last, over the
+Every sum, average, count, minimum, maximum and day count is computed in one aggregate over the activities, each
+with its own filter (types, window, ``where``): one pass however many measures there are. first/last and
+argmax/argmin need a ranking and get one query each; expressions are evaluated last, over the
 joined columns, in the order their references need. Activities after ``as_of`` are left out and counted.
 """
 
@@ -51,12 +52,6 @@ class Plan:
     def name(self) -> str:
         return self.measure.column
 
-    @property
-    def group(self) -> str:
-        """Measures with equal groups read exactly the same activity rows."""
-        m = self.measure
-        return repr((self.types, m.window, [f.model_dump() for f in m.where]))
-
 
 def plan(measures: list[Measure]) -> list[Plan]:
     out = []
@@ -70,8 +65,8 @@ def plan(measures: list[Measure]) -> list[Plan]:
     return out
 
 
-def selected(ctx: RunContext, p: Plan, activity: ir.Table, as_of: AsOf) -> ir.Table:
-    """The activity rows a measure reads: its types, window and ``where`` conditions."""
+def selection(ctx: RunContext, p: Plan, activity: ir.Table, as_of: AsOf) -> ir.BooleanValue:
+    """Whether an activity row is one the measure reads: its types, window and ``where`` conditions."""
     where = Where(ctx.config.file, f"measures[{p.index}]")
     test = in_window(activity.ActivityTimeStamp, as_of, p.measure.window)
     if p.types is not None:
@@ -79,7 +74,12 @@ def selected(ctx: RunContext, p: Plan, activity: ir.Table, as_of: AsOf) -> ir.Ta
     for k, f in enumerate(p.measure.where):
         w = Where(where.file, f"{where.key}.where[{k}]")
         test = test & predicate(column_of(activity, f.field, w, "activity column"), f.op, f.value, w, as_of)
-    return activity.filter(test)
+    return test
+
+
+def selected(ctx: RunContext, p: Plan, activity: ir.Table, as_of: AsOf) -> ir.Table:
+    """The activity rows a measure reads."""
+    return activity.filter(selection(ctx, p, activity, as_of))
 
 
 def _check_columns(ctx: RunContext, p: Plan, activity: ir.Table) -> None:
@@ -89,26 +89,31 @@ def _check_columns(ctx: RunContext, p: Plan, activity: ir.Table) -> None:
             column_of(activity, name, Where(ctx.config.file, f"measures[{p.index}].{key}"), "activity column")
 
 
-def _simple(p: Plan, t: ir.Table, as_of: AsOf) -> ir.Value:
+def _simple(p: Plan, t: ir.Table, as_of: AsOf, where: ir.BooleanValue | None = None) -> ir.Value:
+    """The aggregate of one measure over ``t``, over the rows where ``where`` holds (all rows when None)."""
     of = t[p.of] if p.of else None
     match p.aggregate:
         case "sum":
-            return of.sum()  # type: ignore[union-attr]
+            return of.sum(where=where)  # type: ignore[union-attr]
         case "avg":
-            return of.mean()  # type: ignore[union-attr]
+            return of.mean(where=where)  # type: ignore[union-attr]
         case "count":
-            return t.count() if of is None else of.count()
+            n = t.count(where=where) if of is None else of.count(where=where)
+            # With a default, a customer with nothing counted gets the default, as one with no activity at all does.
+            return n.nullif(0) if p.default is not None else n
         case "count_distinct":
-            return of.nunique()  # type: ignore[union-attr]
+            n = of.nunique(where=where)  # type: ignore[union-attr]
+            return n.nullif(0) if p.default is not None else n
         case "min":
-            return of.min()  # type: ignore[union-attr]
+            return of.min(where=where)  # type: ignore[union-attr]
         case "max":
-            return of.max()  # type: ignore[union-attr]
+            return of.max(where=where)  # type: ignore[union-attr]
         case "days_since_last":
-            last = t.ActivityTimeStamp.max().date()
+            last = t.ActivityTimeStamp.max(where=where).date()
             return ibis.literal(as_of.date, "date").delta(last, unit="day").cast("int64")
         case "lifespan_days":
-            first, last = t.ActivityTimeStamp.min().date(), t.ActivityTimeStamp.max().date()
+            ts = t.ActivityTimeStamp
+            first, last = ts.min(where=where).date(), ts.max(where=where).date()
             return last.delta(first, unit="day").cast("int64")
     raise AssertionError(p.aggregate)
 
@@ -138,18 +143,26 @@ def customer_measures(ctx: RunContext, customers: ir.Table, activity: ir.Table, 
     plans = [p for p in plan(ctx.config.measures) if p.measure.scope == "customer"]
     out = customers.select("CustomerId")
     parts: list[ir.Table] = []
-    groups: dict[str, list[Plan]] = {}
+    simple: list[Plan] = []
     for p in plans:
         if p.measure.expression is not None:
             continue
         _check_columns(ctx, p, activity)
         if p.aggregate in SIMPLE:
-            groups.setdefault(p.group, []).append(p)
+            simple.append(p)
         else:
             parts.append(_ranked(p, selected(ctx, p, activity, as_of)))
-    for members in groups.values():
-        t = selected(ctx, members[0], activity, as_of)
-        parts.append(t.group_by("CustomerId").agg(**{p.name: _simple(p, t, as_of) for p in members}))
+    if simple:
+        # One pass for every simple measure: each aggregate filters its own rows (its types, window and `where`),
+        # over the rows that any of them can read.
+        t = activity.filter(activity.ActivityTimeStamp < ibis.literal(as_of.end, "timestamp"))
+        if all(p.types is not None for p in simple):
+            t = t.filter(t.ActivityType.isin(sorted({k for p in simple for k in p.types or ()})))
+        aggregates = {}
+        for p in simple:
+            test = selection(ctx, p, t, as_of)
+            aggregates[p.name] = _simple(p, t, as_of, test)
+        parts.append(t.group_by("CustomerId").agg(**aggregates))
     for part in parts:
         out = out.left_join(part, out.CustomerId == part.CustomerId).drop("CustomerId_right")
     values: dict[str, ir.Value] = {}
@@ -244,7 +257,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
     customers = engine.read(lake.entity(CUSTOMER))
     report.rows_in[UNIFIED_ACTIVITY] = engine.row_count(lake.entity(UNIFIED_ACTIVITY))
     report.rows_in[CUSTOMER] = engine.row_count(lake.entity(CUSTOMER))
-    as_of = resolve_as_of(ctx.config.as_of, activity, engine)
+    as_of = resolve_as_of(ctx.config.as_of, activity, engine.to_arrow)
     after = engine.count(activity.filter(activity.ActivityTimeStamp >= ibis.literal(as_of.end, "timestamp")))
     report.details["as_of"] = {"date": as_of.date.isoformat(), "reason": as_of.reason, "activities_after": after}
     if after:

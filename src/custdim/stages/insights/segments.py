@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from custdim.config import ProjectConfig
 from custdim.config.segments import ALL_CUSTOMERS, Condition
 from custdim.contracts import (
     CUSTOMER,
@@ -58,13 +59,13 @@ class Compiler:
     ``compile`` builds the expressions over ``table()``.
     """
 
-    def __init__(self, ctx: RunContext, profile: ir.Table, activity: ir.Table, as_of: AsOf) -> None:
-        self.ctx, self.profile, self.activity, self.as_of = ctx, profile, activity, as_of
+    def __init__(self, config: ProjectConfig, profile: ir.Table, activity: ir.Table, as_of: AsOf) -> None:
+        self.config, self.profile, self.activity, self.as_of = config, profile, activity, as_of
         self.counts: dict[tuple[str, str | None], str] = {}  # (activity type, within) -> count column
         self._table: ir.Table | None = None
 
     def where(self, key: str) -> Where:
-        return Where(self.ctx.config.file, key)
+        return Where(self.config.file, key)
 
     def collect(self, c: Condition, key: str) -> None:
         for i, x in enumerate(c.all or []):
@@ -134,11 +135,21 @@ def _fold(parts: list[ir.BooleanValue], how: str) -> ir.BooleanValue:
     return out
 
 
-def segment_flags(ctx: RunContext, profile: ir.Table, activity: ir.Table, as_of: AsOf) -> tuple[ir.Table, list[str]]:
-    """CustomerId and one boolean column per segment (``_s0``, ...), and the segment names in that order."""
-    compiler = Compiler(ctx, profile, activity, as_of)
-    ordered = ctx.config.segment_order()
-    index = {s.name: i for i, s in enumerate(ctx.config.segments)}
+def segment_flags(
+    config: ProjectConfig, profile: ir.Table, activity: ir.Table, as_of: AsOf, only: str | None = None
+) -> tuple[ir.Table, list[str]]:
+    """CustomerId and one boolean column per segment (``_s0``, ...), and the segment names in that order.
+
+    ``only``: just that segment and the segments it refers to (a preview must not fail on an unrelated segment).
+    Pure query building: the segments stage runs it on the run's engine, ``custdim segment preview`` on the
+    published views.
+    """
+    compiler = Compiler(config, profile, activity, as_of)
+    ordered = config.segment_order()
+    if only is not None:
+        needed = _referenced(config, only)
+        ordered = [s for s in ordered if s.name in needed]
+    index = {s.name: i for i, s in enumerate(config.segments)}
     for s in ordered:
         key = f"segments[{index[s.name]}]"
         for i, c in enumerate(s.all or []):
@@ -163,6 +174,20 @@ def segment_flags(ctx: RunContext, profile: ir.Table, activity: ir.Table, as_of:
         exprs[s.name] = out.fill_null(False)
     names = [s.name for s in ordered]
     return t.select("CustomerId", **{f"_s{i}": exprs[n] for i, n in enumerate(names)}), names
+
+
+def _referenced(config: ProjectConfig, name: str) -> set[str]:
+    """``name`` and every segment it refers to, directly or through others."""
+    by_name = {s.name: s for s in config.segments}
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        n = todo.pop()
+        if n in seen or n not in by_name:
+            continue
+        seen.add(n)
+        todo.extend(by_name[n].references())
+    return seen
 
 
 def membership(flags: ir.Table, names: list[str]) -> ir.Table | None:
@@ -217,13 +242,13 @@ def history(
 def run(ctx: RunContext, report: StageReport) -> None:
     engine, lake = ctx.engine, ctx.lake
     activity = engine.read(lake.entity(UNIFIED_ACTIVITY))
-    as_of = resolve_as_of(ctx.config.as_of, activity, engine)
+    as_of = resolve_as_of(ctx.config.as_of, activity, engine.to_arrow)
     profile = profiles(engine.read(lake.entity(CUSTOMER)), engine.read(lake.entity(CUSTOMER_MEASURE)))
     # Read before anything is written: the previous export may share files with nothing of this run, but the
     # history must compare with what readers saw.
     before = published(lake, engine, SEGMENT_HISTORY_ENTITIES)
     with ctx.steps("segments", 2) as advance:
-        flags, names = segment_flags(ctx, profile, activity, as_of)
+        flags, names = segment_flags(ctx.config, profile, activity, as_of)
         members = membership(flags, names)
         table = engine.from_arrow(MEMBERSHIP_SCHEMA.empty_table()) if members is None else members
         report.rows_out[SEGMENT_MEMBERSHIP] = engine.write(table, lake.entity(SEGMENT_MEMBERSHIP))
