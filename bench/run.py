@@ -1,10 +1,12 @@
-"""Benchmark custdim on generated data: ``python -m bench.run [--suite pipeline|er|all] [--sizes 10000,100000]``.
+"""Benchmark custdim on generated data: ``python -m bench.run [--suite pipeline|er|insights|all] [--sizes ...]``.
 
 Suites: ``pipeline`` runs the full custdim pipeline per size (``--sizes``, customers); ``er`` compares custdim's unify
-with Splink per size (``--records``, customer records; see :mod:`bench.er`); ``all`` (the default) runs both.
+with Splink per size (``--records``, customer records; see :mod:`bench.er`); ``insights`` times the measures and
+segments stages against a hand-written DuckDB query and on Spark (``--customers``, ``--activities``; see
+:mod:`bench.insights`); ``all`` (the default) runs all three.
 Each size runs in fresh processes (one to generate the data, one to run the pipeline on it), so timings start cold
 and peak memory belongs to that size and phase alone. Results go to ``bench/results/pipeline_<engine>.{json,md}``
-and ``bench/results/er.{json,md}``.
+, ``bench/results/er.{json,md}`` and ``bench/results/insights.{json,md}``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
 DEFAULT_SIZES = (10_000, 100_000)
 PHASES = ("generate", "pipeline")
-SUITES = ("pipeline", "er", "all")
+SUITES = ("pipeline", "er", "insights", "all")
 ER_DEFAULT_RECORDS = (100_000, 1_000_000)  # bench.er.DEFAULT_RECORDS (not imported: bench.er imports this module)
 
 
@@ -49,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import er
 
         status = max(status, er.run(args.records, args.seed, args.out))
+    if args.suite in ("insights", "all"):
+        from bench import insights
+
+        status = max(status, insights.run(args.customers, args.activities, args.seed, args.out, not args.no_spark))
     return status
 
 
@@ -63,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
         default=ER_DEFAULT_RECORDS,
         help="er suite: customer records per run, comma-separated",
     )
+    from bench.insights import add_options
+
+    add_options(parser)
     parser.add_argument("--seed", type=int, default=42, help="data generator seed (default: 42)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results folder")
     # Internal: run one phase of one size in this process and print its JSON on stdout.
