@@ -16,6 +16,7 @@ from custdim.contracts import (
     EXPORT_MANIFEST,
     ID_HISTORY_ENTITIES,
     INSIGHT_ENTITIES,
+    PREDICTION_ENTITIES,
     RAW_MANIFEST,
     UNIFY_ENTITIES,
 )
@@ -64,12 +65,15 @@ def test_publish_exports_exactly_what_unify_activities_measures_and_segments_wri
     lake = example_project.lake
     written = producers(example_project)
     assert len(set(EXPORT_ENTITIES)) == len(EXPORT_ENTITIES)
-    assert sorted(EXPORT_ENTITIES) == sorted(UNIFY_ENTITIES + ACTIVITY_ENTITIES + INSIGHT_ENTITIES)
+    assert sorted(EXPORT_ENTITIES) == sorted(
+        UNIFY_ENTITIES + ACTIVITY_ENTITIES + INSIGHT_ENTITIES + PREDICTION_ENTITIES
+    )
     assert {written[lake.entity(n)] for n in UNIFY_ENTITIES} == {"merge"}
     assert {written[lake.entity(n)] for n in ACTIVITY_ENTITIES} == {"activities"}
     assert [written[lake.entity(n)] for n in INSIGHT_ENTITIES] == ["measures", "measures", "segments", "segments"]
+    assert {written[lake.entity(n)] for n in PREDICTION_ENTITIES} == {"predictions"}
     # publish copies every entity only after the stage writing it ran, and describes each one in the manifest.
-    assert {"merge", "activities", "measures", "segments"} <= ancestors(stage("publish"))
+    assert {"merge", "activities", "measures", "predictions", "segments"} <= ancestors(stage("publish"))
     assert set(publish.DESCRIPTIONS) == set(EXPORT_ENTITIES)
     # What explain and the next run's merge read back from the export is part of it.
     assert set(EXPLAIN_ENTITIES) <= set(EXPORT_ENTITIES)

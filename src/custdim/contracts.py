@@ -85,6 +85,7 @@ CUSTOMER_MEASURE = "CustomerMeasure"
 BUSINESS_MEASURE = "BusinessMeasure"
 SEGMENT_MEMBERSHIP = "SegmentMembership"
 SEGMENT_HISTORY = "SegmentHistory"
+CLV_PREDICTION = "ClvPrediction"
 
 UNIFY_ENTITIES = (CUSTOMER, ALTERNATE_KEY, MATCH_PAIRS, CUSTOMER_PROVENANCE, ID_CHANGE_LOG)
 """The entities the unify stages write (the merge stage's outputs)."""
@@ -95,6 +96,9 @@ ACTIVITY_ENTITIES = (UNIFIED_ACTIVITY,)
 INSIGHT_ENTITIES = (CUSTOMER_MEASURE, BUSINESS_MEASURE, SEGMENT_MEMBERSHIP, SEGMENT_HISTORY)
 """The entities the measures stage (the first two) and the segments stage (the last two) write."""
 
+PREDICTION_ENTITIES = (CLV_PREDICTION,)
+"""The entities the predictions stage writes (empty tables for models the project does not switch on)."""
+
 EXPORT_ENTITIES = (
     CUSTOMER,
     ALTERNATE_KEY,
@@ -103,8 +107,10 @@ EXPORT_ENTITIES = (
     CUSTOMER_PROVENANCE,
     ID_CHANGE_LOG,
     *INSIGHT_ENTITIES,
+    *PREDICTION_ENTITIES,
 )
-"""The entities publish exports, in manifest order: everything unify, activities, measures and segments write."""
+"""The entities publish exports, in manifest order: everything unify, activities, measures, segments and predictions
+write."""
 
 SEGMENT_HISTORY_ENTITIES = (SEGMENT_MEMBERSHIP, SEGMENT_HISTORY)
 """The published entities the next run's segments stage reads back to count members added and removed."""

@@ -56,7 +56,9 @@ def test_single_stage_runs_and_refuses_without_inputs(example_dir: Path) -> None
     assert code == 0, out
     code, out = invoke("run", "-p", str(example_dir), "--stage", "nope")
     assert (
-        code == 1 and "valid stages: ingest, map, match, cluster, merge, activities, measures, segments, publish" in out
+        code == 1
+        and "valid stages: ingest, map, match, cluster, merge, activities, measures, predictions, segments, publish"
+        in out
     )
 
 

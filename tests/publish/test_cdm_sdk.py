@@ -31,6 +31,7 @@ EXPORT_ENTITIES = [
     "BusinessMeasure",
     "SegmentMembership",
     "SegmentHistory",
+    "ClvPrediction",
 ]
 # Columns declared Guid (stored as text) wherever they appear, so both ends of a relationship agree.
 GUID_COLUMNS = {"CustomerId", "ActivityId"}

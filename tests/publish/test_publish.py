@@ -84,6 +84,7 @@ def test_manifest_declares_relationships_and_guids(example_project: Project) -> 
     assert example_project.views() == [
         "AlternateKey",
         "BusinessMeasure",
+        "ClvPrediction",
         "Customer",
         "CustomerMeasure",
         "CustomerProvenance",

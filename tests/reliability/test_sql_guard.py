@@ -23,6 +23,7 @@ from tests.conftest import write_example
 VIEWS = [
     "AlternateKey",
     "BusinessMeasure",
+    "ClvPrediction",
     "Customer",
     "CustomerMeasure",
     "CustomerProvenance",

@@ -69,7 +69,7 @@ def test_a_stage_refuses_inputs_from_different_runs(project_dir: Path) -> None:
     project.run(stage="merge")  # merge now holds a newer run than the one activities was built on
     with pytest.raises(StageError, match=r"stage 'activities' .* was built on the outputs of 'merge' from run"):
         project.run(stage="publish")
-    for name in ("activities", "measures", "segments"):
+    for name in ("activities", "measures", "predictions", "segments"):
         project.run(stage=name)
     assert project.run(stage="publish").status == "succeeded"
     keys = project.sql(

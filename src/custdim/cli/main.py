@@ -118,7 +118,7 @@ def run(
 ) -> None:
     """Run the pipeline (or one stage) and print a summary."""
     from custdim.cli.progress import progress_bars
-    from custdim.cli.render import match_rates, run_summary, segment_sizes
+    from custdim.cli.render import match_rates, predictions_summary, run_summary, segment_sizes
     from custdim.project import Project
 
     p = Project.load(project)
@@ -126,6 +126,7 @@ def run(
         report = p.run(stage=stage, progress=progress, engine=engine, wait=wait, keep_steps=keep_steps)
     run_summary(console, report)
     match_rates(console, report)
+    predictions_summary(console, report)
     segment_sizes(console, report)
 
 
@@ -186,7 +187,7 @@ def demo(
 ) -> None:
     """Generate a fictional retailer's sources, run the whole pipeline and print what came out."""
     from custdim.cli.progress import progress_bars
-    from custdim.cli.render import match_rates, run_summary, segment_sizes
+    from custdim.cli.render import match_rates, predictions_summary, run_summary, segment_sizes
     from custdim.demo.runner import check_demo_dir, demo_summary, run_demo
 
     if customers < 10:
@@ -197,6 +198,7 @@ def demo(
         result = run_demo(directory, customers=customers, seed=seed, engine=engine, progress=progress, force=force)
     run_summary(console, result.report)
     match_rates(console, result.report)
+    predictions_summary(console, result.report)
     segment_sizes(console, result.report)
     demo_summary(console, result)
 

@@ -311,3 +311,34 @@ def segment_differentiators(console: Console, d: Differentiators) -> None:
     console.print(table)
     if d.skipped:
         console.print(f"not compared (more than 50 distinct values): {escape(', '.join(d.skipped))}", highlight=False)
+
+
+def predictions_summary(console: Console, report: RunReport) -> None:
+    """One line per fitted model: what it was fitted on and how it did on the held-out horizon."""
+    stage = report.stage("predictions")
+    clv = stage.details.get("clv") if stage is not None else None
+    if not clv:
+        return
+    if clv.get("status") != "succeeded":
+        console.print(f"[yellow]CLV skipped[/]: {escape(str(clv.get('reason')))}", highlight=False)
+        return
+    customers = clv["customers"]
+    line = (
+        f"CLV (BG/NBD + Gamma-Gamma, as of {clv['as_of']}, horizon {clv['horizon']}): fitted on "
+        f"{customers['customers_with_purchases']:,} customers with purchases"
+    )
+    v = clv.get("validation") or {}
+    if v.get("status") == "succeeded":
+        error = v.get("purchases_error")
+        line += (
+            f"; on the held-out {v['holdout']['from']} .. {v['holdout']['to']}: predicted "
+            f"{v['predicted_purchases']:,.0f} purchases, actual {v['actual_purchases']:,}"
+            + (f" ({error:+.1%})" if error is not None else "")
+            + f", top decile by CLV brought {_share(v['top_decile_revenue_capture'])} of the revenue "
+            f"(top decile by past spend: {_share(v['baseline_top_decile_by_past_spend'])})"
+        )
+    console.print(line, highlight=False)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"

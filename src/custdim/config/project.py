@@ -11,6 +11,7 @@ from pydantic import Field, PrivateAttr, field_validator
 from custdim.config.activities import Activity
 from custdim.config.base import Model, check_identifier
 from custdim.config.measures import Measure
+from custdim.config.predictions import Predictions
 from custdim.config.segments import ALL_CUSTOMERS, Segment
 from custdim.config.sources import FileTable, Source
 from custdim.config.unify import Unify
@@ -39,6 +40,7 @@ class ProjectConfig(Model):
         "left out of them. Default: the date of the latest activity.",
     )
     measures: list[Measure] = Field(default_factory=list)
+    predictions: Predictions = Field(default_factory=Predictions)
     segments: list[Segment] = Field(default_factory=list)
 
     _root: Path = PrivateAttr(default=Path())

@@ -105,17 +105,16 @@ def make_ids(prefix: str, count: int, width: int) -> list[str]:
 def make_orders(
     account_ids: list[str], created_s: IntArray, orphan_rate: float, rng: np.random.Generator
 ) -> dict[str, list[str]]:
-    """0-12 orders per account over the last three years, numbered in time order; a few point at deleted accounts."""
-    n = len(account_ids)
-    heavy = rng.random(n) < 0.06
-    counts = np.where(heavy, rng.integers(6, 13, n), np.minimum(rng.negative_binomial(1, 0.35, n), 12))
-    owner = np.repeat(np.arange(n), counts)
-    ordered = _times_since(np.maximum(created_s[owner], AS_OF_S - _HISTORY_S), rng, 0, DAY_S)
-    order = np.argsort(ordered, kind="stable")
-    owner, ordered = owner[order], ordered[order]
-    m = len(owner)
+    """0-12 orders per account over the last three years, numbered in time order; a few point at deleted accounts.
 
-    total = np.round(np.clip(rng.lognormal(np.log(55.0), 0.8, m), 5.0, 400.0) * 100).astype(np.int64)
+    Customers buy at their own rate and stop buying at some point (see :func:`_purchase_times`), and each spends
+    at their own level: the patterns lifetime-value models look for."""
+    n = len(account_ids)
+    owner, ordered = _purchase_times(np.maximum(created_s, AS_OF_S - _HISTORY_S), rng, 2.0, 12, 0, DAY_S)
+    m = len(owner)
+    # Some customers spend more per order than others (what Gamma-Gamma models); orders vary around their level.
+    level = rng.gamma(4.0, 0.25, n)
+    total = np.round(np.clip(rng.lognormal(np.log(55.0 * level[owner]), 0.6), 5.0, 400.0) * 100).astype(np.int64)
     status = np.array(["completed", "returned", "cancelled"], dtype=object)[rng.choice(3, m, p=[0.88, 0.08, 0.04])]
     channel = np.array(["web", "app"], dtype=object)[(rng.random(m) < 0.4).astype(np.int64)]
 
@@ -140,19 +139,15 @@ def make_receipts(
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """0-15 store visits per member with 1-5 lines each; returns (receipts, receipt_lines) columns."""
     n = len(member_ids)
-    heavy = rng.random(n) < 0.08
-    counts = np.where(heavy, rng.integers(8, 16, n), np.minimum(rng.negative_binomial(1.2, 0.3, n), 15))
     home = rng.integers(0, _N_STORES, n)
-    owner = np.repeat(np.arange(n), counts)
-    # Shops open 9:00-21:00; the day is drawn first so visits never fall at night.
-    day_start = (np.maximum(joined_s[owner], AS_OF_S - _HISTORY_S) // DAY_S) * DAY_S
-    purchased = _times_since(day_start, rng, 9 * 3600, 12 * 3600)
-    order = np.argsort(purchased, kind="stable")
-    owner, purchased = owner[order], purchased[order]
+    # Shops open 9:00-21:00: visits never fall at night.
+    owner, purchased = _purchase_times(np.maximum(joined_s, AS_OF_S - _HISTORY_S), rng, 2.5, 15, 9 * 3600, 12 * 3600)
     r = len(owner)
     store = np.where(rng.random(r) < 0.75, home[owner], rng.integers(0, _N_STORES, r))
 
-    n_lines = 1 + rng.binomial(4, 0.25, r)
+    # Some members fill bigger baskets than others.
+    basket = rng.beta(2.0, 6.0, n)
+    n_lines = 1 + rng.binomial(4, basket[owner])
     receipt = np.repeat(np.arange(r), n_lines)
     product = rng.choice(len(catalog.product_id), size=len(receipt), p=catalog.popularity)
     price = catalog.price_cents[product]
@@ -194,10 +189,36 @@ def make_receipts(
     return receipts, lines
 
 
-def _times_since(start_s: IntArray, rng: np.random.Generator, day_offset: int, day_span: int) -> IntArray:
-    """A random moment between ``start_s`` and AS_OF; days uniform, time of day in [offset, offset + span)."""
-    days = np.maximum((AS_OF_S - start_s) // DAY_S, 0)
-    day = (rng.random(len(start_s)) * (days + 1)).astype(np.int64)
-    tod = day_offset + rng.integers(0, day_span, len(start_s))
-    moment: IntArray = np.minimum(start_s + day * DAY_S + tod, AS_OF_S).astype(np.int64)
-    return moment
+def _purchase_times(
+    start_s: IntArray, rng: np.random.Generator, per_year: float, cap: int, day_offset: int, day_span: int
+) -> tuple[IntArray, IntArray]:
+    """(customer index, moment) of every purchase, in time order, up to AS_OF.
+
+    Each customer buys at their own rate (Gamma-distributed around ``per_year`` purchases a year) from ``start_s``
+    and, after each purchase, stops buying for good with their own probability (Beta-distributed, 1 in 5 on
+    average): the buy-till-you-die behaviour of real shoppers, at most ``cap`` purchases each. Times of day fall in
+    [offset, offset + span).
+    """
+    n = len(start_s)
+    rate = rng.gamma(0.8, per_year / 0.8, n) / (365 * DAY_S)
+    stop = rng.beta(1.0, 4.0, n)
+    now = start_s.astype(np.float64)
+    count = np.zeros(n, dtype=np.int64)
+    active = rate > 0
+    owners: list[IntArray] = []
+    moments: list[IntArray] = []
+    while active.any():
+        idx = np.flatnonzero(active)
+        now[idx] += rng.exponential(1.0, len(idx)) / rate[idx]
+        bought = idx[now[idx] <= AS_OF_S]
+        active[idx[now[idx] > AS_OF_S]] = False
+        owners.append(bought)
+        moments.append(now[bought].astype(np.int64))
+        count[bought] += 1
+        active[bought[(rng.random(len(bought)) < stop[bought]) | (count[bought] >= cap)]] = False
+    owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    moment = np.concatenate(moments) if moments else np.zeros(0, dtype=np.int64)
+    day = (moment // DAY_S) * DAY_S
+    moment = np.minimum(day + day_offset + rng.integers(0, day_span, len(day)), AS_OF_S).astype(np.int64)
+    order = np.lexsort((owner, moment))
+    return owner[order], moment[order]

@@ -128,6 +128,12 @@ activities:
     brand: brand
     category: category
 # as_of: 2025-06-30           # the "today" of measures and segments; default: the latest activity's date
+predictions:
+  clv:                        # customer lifetime value: BG/NBD + Gamma-Gamma, model card in lake/models/clv.json
+    activity: SalesOrder
+    horizon: 12m
+    time_unit: week
+    high_value: {{top_percent: 20}}
 measures:
   - template: total_transaction_value       # TotalTransactionValue: all orders and receipts
   - template: transaction_count             # TransactionCount

@@ -30,7 +30,7 @@ from custdim.contracts import CUSTOMER, CUSTOMER_MEASURE, SEGMENT_HISTORY, SEGME
 from custdim.errors import CustdimError, UsageError
 from custdim.ldw.published import PublishedViews
 from custdim.stages.insights.asof import AsOf, resolve_as_of
-from custdim.stages.insights.segments import profiles, segment_flags
+from custdim.stages.insights.segments import PREDICTED_FIELDS, profiles, segment_flags
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -109,9 +109,8 @@ def preview(config: ProjectConfig, lake: Lake, name: str, limit: int = 10) -> Pr
     views = PublishedViews(lake)
     t = views.tables((CUSTOMER, CUSTOMER_MEASURE, UNIFIED_ACTIVITY), needed_by="segment preview")
     as_of = resolve_as_of(config.as_of, t[UNIFIED_ACTIVITY], views.run)
-    flags, names = segment_flags(
-        config, profiles(t[CUSTOMER], t[CUSTOMER_MEASURE]), t[UNIFIED_ACTIVITY], as_of, only=name
-    )
+    profile = profiles(t[CUSTOMER], t[CUSTOMER_MEASURE], _predictions(views))
+    flags, names = segment_flags(config, profile, t[UNIFIED_ACTIVITY], as_of, only=name)
     member = flags[f"_s{names.index(name)}"]
     counts = views.run(flags.aggregate(members=member.cast("int64").sum(), profiles=flags.count())).to_pylist()[0]
     customer = t[CUSTOMER]
@@ -126,6 +125,11 @@ def preview(config: ProjectConfig, lake: Lake, name: str, limit: int = 10) -> Pr
         published=_published_size(views, name),
         sample=views.run(sample.limit(limit)),
     )
+
+
+def _predictions(views: PublishedViews) -> dict[str, ir.Table]:
+    """The published prediction tables segments can use (an export from before predictions has none)."""
+    return {name: views.table(name) for name in PREDICTED_FIELDS if name in views.names}
 
 
 def _published_size(views: PublishedViews, name: str) -> int | None:
@@ -190,7 +194,7 @@ def differentiators(config: ProjectConfig, lake: Lake, name: str, top: int = 10)
     t = views.tables((CUSTOMER, CUSTOMER_MEASURE, SEGMENT_MEMBERSHIP), needed_by="segment differentiators")
     m = t[SEGMENT_MEMBERSHIP]
     members = m.filter(m.SegmentName == name).select(_id=m.CustomerId).distinct()
-    profile = profiles(t[CUSTOMER], t[CUSTOMER_MEASURE])
+    profile = profiles(t[CUSTOMER], t[CUSTOMER_MEASURE], _predictions(views))
     j = profile.left_join(members, profile.CustomerId == members._id)
     data = j.select(*profile.columns, _in=j._id.notnull())
 

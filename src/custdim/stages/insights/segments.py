@@ -17,6 +17,7 @@ import pyarrow as pa
 from custdim.config import ProjectConfig
 from custdim.config.segments import ALL_CUSTOMERS, Condition
 from custdim.contracts import (
+    CLV_PREDICTION,
     CUSTOMER,
     CUSTOMER_MEASURE,
     INSIGHT_ENTITIES,
@@ -46,10 +47,19 @@ HISTORY_SCHEMA = pa.schema(
 ACTIVITY_COUNT_OPS = ("=", "!=", ">", ">=", "<", "<=", "exists", "not_exists")
 
 
-def profiles(customers: ir.Table, measures: ir.Table) -> ir.Table:
-    """Every profile field and every customer measure, one row per CustomerId."""
-    j = customers.left_join(measures, customers.CustomerId == measures.CustomerId)
-    return j.select(*customers.columns, *[c for c in measures.columns if c != "CustomerId"])
+PREDICTED_FIELDS = {CLV_PREDICTION: ("CLVScore", "ValueBand", "ExpectedPurchases", "ProbabilityAlive")}
+"""The prediction outputs segments (and dim_customer) can use, by entity."""
+
+
+def profiles(customers: ir.Table, measures: ir.Table, predictions: dict[str, ir.Table] | None = None) -> ir.Table:
+    """Every profile field, every customer measure and the predicted fields, one row per CustomerId."""
+    out = customers.left_join(measures, customers.CustomerId == measures.CustomerId)
+    out = out.select(*customers.columns, *[c for c in measures.columns if c != "CustomerId"])
+    for name, table in (predictions or {}).items():
+        fields = [c for c in PREDICTED_FIELDS[name] if c in table.columns and c not in out.columns]
+        p = table.select(_p_id=table.CustomerId, **{c: table[c] for c in fields})
+        out = out.left_join(p, out.CustomerId == p._p_id).drop("_p_id")
+    return out
 
 
 class Compiler:
@@ -243,7 +253,8 @@ def run(ctx: RunContext, report: StageReport) -> None:
     engine, lake = ctx.engine, ctx.lake
     activity = engine.read(lake.entity(UNIFIED_ACTIVITY))
     as_of = resolve_as_of(ctx.config.as_of, activity, engine.to_arrow)
-    profile = profiles(engine.read(lake.entity(CUSTOMER)), engine.read(lake.entity(CUSTOMER_MEASURE)))
+    predictions = {CLV_PREDICTION: engine.read(lake.entity(CLV_PREDICTION))}
+    profile = profiles(engine.read(lake.entity(CUSTOMER)), engine.read(lake.entity(CUSTOMER_MEASURE)), predictions)
     # Read before anything is written: the previous export may share files with nothing of this run, but the
     # history must compare with what readers saw.
     before = published(lake, engine, SEGMENT_HISTORY_ENTITIES)
@@ -274,4 +285,6 @@ def outputs(ctx: RunContext) -> list[str]:
     return [ctx.lake.entity(n) for n in INSIGHT_ENTITIES[2:]]
 
 
-STAGE = StageSpec("segments", ("measures",), run, outputs, "build segments (SegmentMembership, SegmentHistory)")
+STAGE = StageSpec(
+    "segments", ("measures", "predictions"), run, outputs, "build segments (SegmentMembership, SegmentHistory)"
+)

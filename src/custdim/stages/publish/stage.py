@@ -18,6 +18,7 @@ from custdim import failpoints
 from custdim.contracts import (
     ALTERNATE_KEY,
     BUSINESS_MEASURE,
+    CLV_PREDICTION,
     CUSTOMER,
     CUSTOMER_MEASURE,
     CUSTOMER_PROVENANCE,
@@ -52,6 +53,8 @@ DESCRIPTIONS = {
     BUSINESS_MEASURE: "Business measures: one value per measure and group (MeasureName, GroupBy, GroupKey, Value).",
     SEGMENT_MEMBERSHIP: "The customers of every segment (SegmentName, CustomerId).",
     SEGMENT_HISTORY: "Per run and segment: members, and customers added and removed since the previous run.",
+    CLV_PREDICTION: "Per customer: BTYD summaries, expected purchases over the horizon, probability alive, expected "
+    "purchase value, CLVScore and ValueBand (lake/models/clv.json describes the model).",
 }
 KEEP_SNAPSHOTS = 3
 

@@ -6,7 +6,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from custdim.contracts import CUSTOMER, CUSTOMER_MEASURE, SEGMENT_MEMBERSHIP, UNIFIED_ACTIVITY
+from custdim.contracts import CLV_PREDICTION, CUSTOMER, CUSTOMER_MEASURE, SEGMENT_MEMBERSHIP, UNIFIED_ACTIVITY
 
 
 def dim_customer(
@@ -14,11 +14,14 @@ def dim_customer(
     activity: ir.Table,
     measures: ir.Table | None = None,
     membership: ir.Table | None = None,
+    clv: ir.Table | None = None,
 ) -> ir.Table:
     """The enhanced customer dimension: one row per CustomerId, profile fields plus activity facts, every customer
-    measure, and ``Segments`` (the names of the customer's segments, sorted; null when none).
+    measure, ``CLVScore`` and ``ValueBand`` (null without a CLV model), and ``Segments`` (the names of the customer's
+    segments, sorted; null when none).
 
-    An export from before measures and segments existed has neither table: the view then has neither column set.
+    An export from before measures, segments or predictions existed lacks their tables: the view then lacks their
+    columns.
     """
     facts = activity.group_by("CustomerId").agg(
         FirstActivityAt=activity.ActivityTimeStamp.min(),
@@ -38,6 +41,9 @@ def dim_customer(
         columns = [c for c in measures.columns if c != "CustomerId" and c not in out.columns]
         m = measures.select(_m_id=measures.CustomerId, **{c: measures[c] for c in columns})
         out = out.left_join(m, out.CustomerId == m._m_id).drop("_m_id")
+    if clv is not None:
+        c = clv.select(_c_id=clv.CustomerId, CLVScore=clv.CLVScore, ValueBand=clv.ValueBand)
+        out = out.left_join(c, out.CustomerId == c._c_id).drop("_c_id")
     if membership is not None:
         lists = membership.group_by(_s_id=membership.CustomerId).agg(
             Segments=membership.SegmentName.collect(order_by=membership.SegmentName)
@@ -50,6 +56,10 @@ def derived_views(schemas: dict[str, pa.Schema]) -> dict[str, ir.Table]:
     """Derived views over unbound tables named like the exported entities."""
     tables = {name: ibis.table(ibis.schema(schema), name=name) for name, schema in schemas.items()}
     view = dim_customer(
-        tables[CUSTOMER], tables[UNIFIED_ACTIVITY], tables.get(CUSTOMER_MEASURE), tables.get(SEGMENT_MEMBERSHIP)
+        tables[CUSTOMER],
+        tables[UNIFIED_ACTIVITY],
+        tables.get(CUSTOMER_MEASURE),
+        tables.get(SEGMENT_MEMBERSHIP),
+        tables.get(CLV_PREDICTION),
     )
     return {"dim_customer": view}

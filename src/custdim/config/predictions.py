@@ -1,0 +1,61 @@
+"""``predictions:`` — models fitted on the unified activities, each validated on held-out time.
+
+Only the models named here run; ``predictions: {clv: {}}`` switches customer lifetime value on with its defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from custdim.config.base import Model, check_identifier
+from custdim.config.measures import parse_duration
+
+TIME_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
+"""Length of each time unit in days (a month is a twelfth of the average year)."""
+
+
+class HighValue(Model):
+    """Which customers are High value: the top ``top_percent`` by CLVScore, or the fewest customers holding
+    ``revenue_share`` percent of the predicted value. Give one."""
+
+    top_percent: float | None = Field(default=None, gt=0, lt=100)
+    revenue_share: float | None = Field(default=None, gt=0, lt=100)
+
+    @model_validator(mode="after")
+    def _one(self) -> HighValue:
+        if (self.top_percent is None) == (self.revenue_share is None):
+            raise ValueError("give exactly one of top_percent or revenue_share")
+        return self
+
+
+class Clv(Model):
+    """Customer lifetime value: BG/NBD (how often, and whether still active) times Gamma-Gamma (how much)."""
+
+    activity: str = Field(default="SalesOrder", description="The amount-bearing activity type (orders, receipts)")
+    horizon: str = Field(default="12m", description="How far ahead to predict: 12m, 39w, 365d ...")
+    time_unit: Literal["day", "week", "month"] = Field(
+        default="week", description="The unit the fitted parameters are reported in"
+    )
+    high_value: HighValue = Field(default_factory=lambda: HighValue(top_percent=20))
+    holdout: bool = Field(
+        default=True,
+        description="Also fit on the data up to as_of minus one horizon and score the prediction against what "
+        "happened in the last horizon",
+    )
+
+    @field_validator("activity")
+    @classmethod
+    def _activity(cls, v: str) -> str:
+        return check_identifier(v, "activity type")
+
+    @field_validator("horizon")
+    @classmethod
+    def _horizon(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class Predictions(Model):
+    clv: Clv | None = None
