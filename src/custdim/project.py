@@ -5,6 +5,7 @@ The CLI (and later the web app and SQL endpoint) are thin layers over this class
 
 from __future__ import annotations
 
+import posixpath
 import secrets
 import time
 from collections.abc import Iterator, Sequence
@@ -314,6 +315,14 @@ class Project:
             return profile_records(engine, engine.read(path), self.config)
         finally:
             engine.close()
+
+    def models(self) -> list[dict[str, Any]]:
+        """The model cards under ``lake/models/`` (one per fitted prediction), by name."""
+        root = self.lake.path("models")
+        if not self.lake.exists(root):
+            return []
+        files = sorted(p for p in self.lake.fs.ls(root, detail=False) if p.endswith(".json"))
+        return [{"name": posixpath.basename(f).removesuffix(".json"), **self.lake.read_json(f)} for f in files]
 
     def segment_preview(self, name: str, limit: int = 10) -> Preview:
         """Segment ``name`` as the project file defines it now, over the published profiles; writes nothing."""

@@ -103,3 +103,31 @@ def test_data_without_dropout_fits_a_dropout_probability_near_zero() -> None:
     assert fit.params["r"] == pytest.approx(2.0, rel=0.1) and fit.params["r"] / fit.params["alpha"] == pytest.approx(
         0.1, rel=0.05
     )
+
+
+def test_analytic_gradients_match_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 10, 50).astype(float)
+    T = rng.uniform(5, 100, 50)
+    t_x = np.where(x > 0, T * rng.random(50), 0.0)
+    eps = 1e-6
+    p = np.array([0.7, 3.0, 1.3, 2.2])
+    ll, grad = btyd.bgnbd_gradient(p, x, t_x, T)
+    assert np.allclose(ll, btyd.bgnbd_log_likelihood(p, x, t_x, T))
+    for k in range(4):
+        step = np.eye(4)[k] * eps
+        numeric = (btyd.bgnbd_log_likelihood(p + step, x, t_x, T) - btyd.bgnbd_log_likelihood(p - step, x, t_x, T)) / (
+            2 * eps
+        )
+        assert np.allclose(grad[k], numeric, atol=1e-6), k
+    m = rng.gamma(3, 10, 50)
+    repeats = np.maximum(x, 1)
+    q = np.array([5.0, 3.0, 12.0])
+    _, grad = btyd.gamma_gamma_gradient(q, repeats, m)
+    for k in range(3):
+        step = np.eye(3)[k] * eps
+        numeric = (
+            btyd.gamma_gamma_log_likelihood(q + step, repeats, m)
+            - btyd.gamma_gamma_log_likelihood(q - step, repeats, m)
+        ) / (2 * eps)
+        assert np.allclose(grad[k], numeric, atol=1e-5), k

@@ -173,3 +173,19 @@ def test_too_little_data_skips_the_model_and_the_run_goes_on(tmp_path: Path) -> 
     assert Project.load(tmp_path).run().status == "succeeded"
     assert not Path(project.lake.path("models", "clv.json")).exists()
     assert "CLVScore" in project.sql("SELECT * FROM dim_customer LIMIT 0").column_names
+
+
+def test_models_command_prints_the_cards(minimal: Project) -> None:
+    from typer.testing import CliRunner
+
+    from custdim.cli.main import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["models", "-p", str(minimal.config.resolve("."))])
+    assert result.exit_code == 0, result.output
+    assert "clv: BG/NBD" in result.output and "held-out" in result.output and "gamma-gamma" in result.output
+    result = runner.invoke(app, ["models", "-p", str(minimal.config.resolve(".")), "--format", "json"])
+    [card] = json.loads(result.output)
+    assert card["name"] == "clv" and card["status"] == "succeeded" and set(card["bgnbd"]) >= {"r", "alpha"}
+    result = runner.invoke(app, ["models", "-p", str(minimal.config.resolve(".")), "--format", "xml"])
+    assert result.exit_code == 1 and "--format must be table or json" in result.output

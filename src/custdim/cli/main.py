@@ -287,6 +287,29 @@ def map_suggest(
         console.print(yaml_text, highlight=False, markup=False, soft_wrap=True)
 
 
+@app.command()
+@_errors
+def models(
+    project: ProjectDir = Path(),
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Show the model cards of the last run's predictions: parameters and held-out validation."""
+    import json
+
+    from custdim.cli.render import model_cards
+    from custdim.project import Project
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {fmt!r}")
+    cards = Project.load(project).models()
+    if fmt == "json":
+        console.print_json(json.dumps(cards))
+    elif not cards:
+        console.print("no models yet: switch one on under predictions: in custdim.yaml and `custdim run`")
+    else:
+        model_cards(console, cards)
+
+
 segment_app = typer.Typer(help="Preview, compare, explain and export segments.", no_args_is_help=True)
 app.add_typer(segment_app, name="segment")
 

@@ -342,3 +342,42 @@ def predictions_summary(console: Console, report: RunReport) -> None:
 
 def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+def model_cards(console: Console, cards: list[dict[str, Any]]) -> None:
+    """One table per model card: what it is, what it was fitted on, its parameters and its held-out validation."""
+    for card in cards:
+        table = Table(title=f"{card['name']}: {card.get('model', '')}", title_justify="left", show_header=False)
+        table.add_column("", style="bold")
+        table.add_column("")
+        table.add_row(
+            "status", escape(str(card.get("status"))) + (f" ({card['reason']})" if card.get("reason") else "")
+        )
+        for key in ("as_of", "activity", "horizon", "time_unit"):
+            if key in card:
+                table.add_row(key, escape(str(card[key])))
+        if "data_window" in card:
+            table.add_row("data", f"{card['data_window']['from']} .. {card['data_window']['to']}")
+        for key, value in (card.get("customers") or {}).items():
+            table.add_row(key.replace("_", " "), f"{value:,}")
+        for part in ("bgnbd", "gamma_gamma"):
+            if part in card:
+                fit = card[part]
+                params = ", ".join(f"{k} {v:.4g}" for k, v in fit.items() if k not in _FIT_FACTS)
+                facts = "" if fit.get("converged", True) else " (not converged)"
+                table.add_row(part.replace("_", "-"), f"{params}; log-likelihood {fit['log_likelihood']:,.1f}{facts}")
+        v = card.get("validation") or {}
+        if v.get("status") == "succeeded":
+            table.add_row(
+                "held-out",
+                f"{v['holdout']['from']} .. {v['holdout']['to']}: predicted {v['predicted_purchases']:,.0f} vs "
+                f"actual {v['actual_purchases']:,} purchases; MAE {v['mean_absolute_error']:.2f}; top decile by "
+                f"CLV {_share(v['top_decile_revenue_capture'])} of revenue vs "
+                f"{_share(v['baseline_top_decile_by_past_spend'])} by past spend",
+            )
+        elif v:
+            table.add_row("held-out", escape(f"skipped: {v.get('reason')}"))
+        console.print(table)
+
+
+_FIT_FACTS = ("log_likelihood", "converged", "iterations")
