@@ -3,10 +3,12 @@
 Suites: ``pipeline`` runs the full custdim pipeline per size (``--sizes``, customers); ``er`` compares custdim's unify
 with Splink per size (``--records``, customer records; see :mod:`bench.er`); ``insights`` times the measures and
 segments stages against a hand-written DuckDB query and on Spark (``--customers``, ``--activities``; see
-:mod:`bench.insights`); ``all`` (the default) runs all three.
+:mod:`bench.insights`); ``clv`` fits the lifetime-value models against the ``lifetimes`` package
+(``--clv-customers``; see :mod:`bench.clv`); ``all`` (the default) runs all four.
 Each size runs in fresh processes (one to generate the data, one to run the pipeline on it), so timings start cold
 and peak memory belongs to that size and phase alone. Results go to ``bench/results/pipeline_<engine>.{json,md}``
-, ``bench/results/er.{json,md}`` and ``bench/results/insights.{json,md}``.
+, ``bench/results/er.{json,md}``, ``bench/results/insights.{json,md}`` and
+``bench/results/clv.{json,md}``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
 DEFAULT_SIZES = (10_000, 100_000)
 PHASES = ("generate", "pipeline")
-SUITES = ("pipeline", "er", "insights", "all")
+SUITES = ("pipeline", "er", "insights", "clv", "all")
 ER_DEFAULT_RECORDS = (100_000, 1_000_000)  # bench.er.DEFAULT_RECORDS (not imported: bench.er imports this module)
 
 
@@ -55,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import insights
 
         status = max(status, insights.run(args.customers, args.activities, args.seed, args.out, not args.no_spark))
+    if args.suite in ("clv", "all"):
+        from bench import clv
+
+        status = max(status, clv.run(args.clv_customers, args.out))
     return status
 
 
@@ -69,9 +75,10 @@ def _parser() -> argparse.ArgumentParser:
         default=ER_DEFAULT_RECORDS,
         help="er suite: customer records per run, comma-separated",
     )
-    from bench.insights import add_options
+    from bench import clv, insights
 
-    add_options(parser)
+    insights.add_options(parser)
+    clv.add_options(parser)
     parser.add_argument("--seed", type=int, default=42, help="data generator seed (default: 42)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results folder")
     # Internal: run one phase of one size in this process and print its JSON on stdout.
