@@ -202,10 +202,20 @@ def value_bands(engine: Any, scored: ir.Table, clv: Clv) -> tuple[ir.Table, dict
     return scored.mutate(ValueBand=band), {"high": float(high), "median": float(median)}
 
 
+def horizon_window(clv: Clv, as_of: AsOf, unit_days: float) -> tuple[dt.datetime, float]:
+    """The first instant of the last horizon before the end of ``as_of``, and the horizon's length in time units."""
+    cut = window_start(as_of, clv.horizon)
+    return cut, (as_of.end - cut).total_seconds() / 86400 / unit_days
+
+
+def write_empty(ctx: RunContext) -> int:
+    """An empty ClvPrediction (no model, or too little data): the export and the views keep their shape."""
+    return int(ctx.engine.write(ctx.engine.from_arrow(SCHEMA.empty_table()), ctx.lake.entity(CLV_PREDICTION)))
+
+
 def validate(engine: Any, activity: ir.Table, clv: Clv, as_of: AsOf, unit_days: float) -> dict[str, Any]:
     """Fit on the activities before as_of minus one horizon and score the prediction of that horizon."""
-    cut = window_start(as_of, clv.horizon)
-    horizon = (as_of.end - cut).total_seconds() / 86400 / unit_days
+    cut, horizon = horizon_window(clv, as_of, unit_days)
     calibration = summaries(activity, clv.activity, cut)
     try:
         model = fit(engine, calibration, unit_days)
@@ -271,7 +281,7 @@ def run(ctx: RunContext, report: StageReport, clv: Clv) -> dict[str, Any]:
     customers = engine.read(lake.entity(CUSTOMER))
     as_of = resolve_as_of(ctx.config.as_of, activity, engine.to_arrow)
     unit_days = TIME_UNIT_DAYS[clv.time_unit]
-    horizon = (as_of.end - window_start(as_of, clv.horizon)).total_seconds() / 86400 / unit_days
+    _, horizon = horizon_window(clv, as_of, unit_days)
     card: dict[str, Any] = {
         "version": 1,
         "model": "BG/NBD (purchase frequency and dropout) + Gamma-Gamma (spend)",
@@ -289,9 +299,7 @@ def run(ctx: RunContext, report: StageReport, clv: Clv) -> dict[str, Any]:
         model = fit(engine, s, unit_days)
     except Skipped as why:
         report.warn(f"CLV skipped: {why}")
-        report.rows_out[CLV_PREDICTION] = engine.write(
-            engine.from_arrow(SCHEMA.empty_table()), lake.entity(CLV_PREDICTION)
-        )
+        report.rows_out[CLV_PREDICTION] = write_empty(ctx)
         return {**card, "status": "skipped", "reason": str(why)}
     first = engine.to_arrow(s.aggregate(v=s.first.min()))
     scored, thresholds = value_bands(engine, scores(engine, s, model, horizon), clv)

@@ -13,13 +13,12 @@ from custdim.stages.predictions import clv
 
 
 def run(ctx: RunContext, report: StageReport) -> None:
-    engine, lake = ctx.engine, ctx.lake
+    lake = ctx.lake
     card_path = lake.path(*clv.MODEL_CARD)
     settings = ctx.config.predictions.clv
     with ctx.steps("predictions", 1) as advance:
         if settings is None:
-            empty = engine.from_arrow(clv.SCHEMA.empty_table())
-            report.rows_out[CLV_PREDICTION] = engine.write(empty, lake.entity(CLV_PREDICTION))
+            report.rows_out[CLV_PREDICTION] = clv.write_empty(ctx)
             if lake.exists(card_path):
                 lake.remove(card_path)
         else:
