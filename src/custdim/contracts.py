@@ -86,6 +86,10 @@ BUSINESS_MEASURE = "BusinessMeasure"
 SEGMENT_MEMBERSHIP = "SegmentMembership"
 SEGMENT_HISTORY = "SegmentHistory"
 CLV_PREDICTION = "ClvPrediction"
+CHURN_PREDICTION = "ChurnPrediction"
+BRAND_AFFINITY = "BrandAffinity"
+INTEREST_AFFINITY = "InterestAffinity"
+PRODUCT_RECOMMENDATION = "ProductRecommendation"
 
 UNIFY_ENTITIES = (CUSTOMER, ALTERNATE_KEY, MATCH_PAIRS, CUSTOMER_PROVENANCE, ID_CHANGE_LOG)
 """The entities the unify stages write (the merge stage's outputs)."""
@@ -96,7 +100,7 @@ ACTIVITY_ENTITIES = (UNIFIED_ACTIVITY,)
 INSIGHT_ENTITIES = (CUSTOMER_MEASURE, BUSINESS_MEASURE, SEGMENT_MEMBERSHIP, SEGMENT_HISTORY)
 """The entities the measures stage (the first two) and the segments stage (the last two) write."""
 
-PREDICTION_ENTITIES = (CLV_PREDICTION,)
+PREDICTION_ENTITIES = (CLV_PREDICTION, CHURN_PREDICTION, BRAND_AFFINITY, INTEREST_AFFINITY, PRODUCT_RECOMMENDATION)
 """The entities the predictions stage writes (empty tables for models the project does not switch on)."""
 
 EXPORT_ENTITIES = (

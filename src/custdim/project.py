@@ -324,6 +324,20 @@ class Project:
         files = sorted(p for p in self.lake.fs.ls(root, detail=False) if p.endswith(".json"))
         return [{"name": posixpath.basename(f).removesuffix(".json"), **self.lake.read_json(f)} for f in files]
 
+    def backtest(self) -> dict[str, dict[str, Any]]:
+        """Re-run every switched-on model with ``as_of`` moved back by its horizon and score it on what happened
+        next (the activities of the last run). Writes the results into the model cards and a run report."""
+        from custdim.stages.predictions.backtest import backtest
+
+        report = RunReport(run_id=new_run_id(), project=self.name, engine=self.config.engine)
+        with self._running(self.lake, [], report, record=True) as ctx:
+            stage = StageReport("backtest")
+            report.stages.append(stage)
+            started = time.perf_counter()
+            results = backtest(ctx, stage)
+            stage.seconds, stage.status = round(time.perf_counter() - started, 3), "succeeded"
+        return results
+
     def segment_preview(self, name: str, limit: int = 10) -> Preview:
         """Segment ``name`` as the project file defines it now, over the published profiles; writes nothing."""
         from custdim.stages.insights.explore import preview

@@ -190,3 +190,40 @@ def test_clv_is_fitted_validated_and_beats_past_spend_on_the_demo(demo_run: Demo
     # The demo's shoppers buy at their own rate, stop at some point and spend at their own level: ranking by
     # predicted value finds next year's best customers better than ranking by past spend does.
     assert v["top_decile_revenue_capture"] > v["baseline_top_decile_by_past_spend"]
+
+
+def test_churn_affinity_and_recommendations_on_the_demo(demo_run: DemoResult) -> None:
+    p = demo_run.project
+    churn = json.loads(Path(p.lake.path("models", "churn.json")).read_text())
+    assert churn["status"] == "succeeded"
+    v = churn["validation"]
+    # Held out: the last 90 days before as_of, trained on the three windows before it.
+    assert v["status"] == "succeeded" and v["auc"] > 0.6 and v["grade"] in {"A", "B", "C"}
+    scored = p.sql("SELECT count(ChurnScore) AS n FROM dim_customer").column("n")[0].as_py()
+    assert scored == churn["scored_customers"] > 0
+    recs = json.loads(Path(p.lake.path("models", "recommendations.json")).read_text())
+    assert recs["status"] == "succeeded" and recs["validation"]["status"] == "succeeded"
+    assert 0 <= recs["validation"]["hit_rate"] <= 1
+    per_customer = p.sql(
+        "SELECT CustomerId, count(*) AS n, min(Rank) AS lo, max(Rank) AS hi FROM ProductRecommendation GROUP BY 1"
+    ).to_pylist()
+    assert len(per_customer) == recs["customers_recommended"] > 0
+    assert all(r["n"] == 5 and r["lo"] == 1 and r["hi"] == 5 for r in per_customer)
+    # allow_repeat is off: nobody is recommended a product they bought.
+    repeats = (
+        p.sql(
+            "SELECT count(*) AS n FROM ProductRecommendation r JOIN UnifiedActivity a "
+            "ON a.CustomerId = r.CustomerId AND a.Product = r.ProductId AND a.ActivityType = 'SalesOrderLine' "
+            "AND NOT coalesce(a.IsReturn, false)"
+        )
+        .column("n")[0]
+        .as_py()
+    )
+    assert repeats == 0
+    top = p.sql(
+        "SELECT d.TopBrands, b.Name FROM dim_customer d JOIN BrandAffinity b "
+        "ON b.CustomerId = d.CustomerId AND b.Rank = 1"
+    ).to_pylist()
+    assert top and all(r["TopBrands"][0] == r["Name"] and len(r["TopBrands"]) <= 3 for r in top)
+    levels = {r["Level"] for r in p.sql("SELECT DISTINCT Level FROM InterestAffinity").to_pylist()}
+    assert levels <= {"Very high", "High", "Medium", "Low"} and len(levels) >= 3

@@ -32,6 +32,10 @@ EXPORT_ENTITIES = [
     "SegmentMembership",
     "SegmentHistory",
     "ClvPrediction",
+    "ChurnPrediction",
+    "BrandAffinity",
+    "InterestAffinity",
+    "ProductRecommendation",
 ]
 # Columns declared Guid (stored as text) wherever they appear, so both ends of a relationship agree.
 GUID_COLUMNS = {"CustomerId", "ActivityId"}
@@ -147,9 +151,14 @@ def test_export_relationships_resolve(export_manifest: SdkManifest) -> None:
         seen.append(paths[rel.from_entity])
     assert sorted(seen) == [
         "AlternateKey",
+        "BrandAffinity",
+        "ChurnPrediction",
+        "ClvPrediction",
         "CustomerMeasure",
         "CustomerProvenance",
+        "InterestAffinity",
         "MatchPairs",
+        "ProductRecommendation",
         "SegmentMembership",
         "UnifiedActivity",
     ]

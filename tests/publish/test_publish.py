@@ -73,7 +73,7 @@ def test_manifest_declares_relationships_and_guids(example_project: Project) -> 
     example_project.run()
     doc = manifest(example_project)
     rels = doc["relationships"]
-    assert isinstance(rels, list) and len(rels) == 6
+    assert isinstance(rels, list) and len(rels) == 11  # every per-customer entity, predictions included
     assert {r["toEntityAttribute"] for r in rels} == {"CustomerId"}
     snapshot = example_project.runs(1)[0].run_id
     schema = json.loads(
@@ -83,13 +83,17 @@ def test_manifest_declares_relationships_and_guids(example_project: Project) -> 
     assert attrs["CustomerId"] == {"name": "CustomerId", "dataFormat": "Guid", "purpose": "identifiedBy"}
     assert example_project.views() == [
         "AlternateKey",
+        "BrandAffinity",
         "BusinessMeasure",
+        "ChurnPrediction",
         "ClvPrediction",
         "Customer",
         "CustomerMeasure",
         "CustomerProvenance",
         "IdChangeLog",
+        "InterestAffinity",
         "MatchPairs",
+        "ProductRecommendation",
         "SegmentHistory",
         "SegmentMembership",
         "UnifiedActivity",

@@ -22,13 +22,17 @@ from tests.conftest import write_example
 
 VIEWS = [
     "AlternateKey",
+    "BrandAffinity",
     "BusinessMeasure",
+    "ChurnPrediction",
     "ClvPrediction",
     "Customer",
     "CustomerMeasure",
     "CustomerProvenance",
     "IdChangeLog",
+    "InterestAffinity",
     "MatchPairs",
+    "ProductRecommendation",
     "SegmentHistory",
     "SegmentMembership",
     "UnifiedActivity",

@@ -287,9 +287,14 @@ def map_suggest(
         console.print(yaml_text, highlight=False, markup=False, soft_wrap=True)
 
 
-@app.command()
+models_app = typer.Typer(help="Model cards of the predictions, and their backtest.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
 @_errors
 def models(
+    ctx: typer.Context,
     project: ProjectDir = Path(),
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
@@ -299,6 +304,8 @@ def models(
     from custdim.cli.render import model_cards
     from custdim.project import Project
 
+    if ctx.invoked_subcommand is not None:
+        return
     if fmt not in ("table", "json"):
         raise UsageError(f"--format must be table or json, not {fmt!r}")
     cards = Project.load(project).models()
@@ -308,6 +315,30 @@ def models(
         console.print("no models yet: switch one on under predictions: in custdim.yaml and `custdim run`")
     else:
         model_cards(console, cards)
+
+
+@models_app.command("backtest")
+@_errors
+def models_backtest(
+    project: ProjectDir = Path(),
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Re-run every model with as_of moved back by its horizon and score it against what happened next.
+
+    Uses the activities of the last run; the results go to the model cards (backtest) and a run report.
+    """
+    import json
+
+    from custdim.cli.render import backtest as show
+    from custdim.project import Project
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {fmt!r}")
+    results = Project.load(project).backtest()
+    if fmt == "json":
+        console.print_json(json.dumps(results))
+    else:
+        show(console, results)
 
 
 segment_app = typer.Typer(help="Preview, compare, explain and export segments.", no_args_is_help=True)

@@ -314,11 +314,35 @@ def segment_differentiators(console: Console, d: Differentiators) -> None:
 
 
 def predictions_summary(console: Console, report: RunReport) -> None:
-    """One line per fitted model: what it was fitted on and how it did on the held-out horizon."""
+    """One line per model: what it was fitted on and how it did on the held-out time."""
     stage = report.stage("predictions")
-    clv = stage.details.get("clv") if stage is not None else None
-    if not clv:
+    if stage is None:
         return
+    clv = stage.details.get("clv")
+    if clv:
+        _clv_line(console, clv)
+    for name, title in (("churn", "Churn"), ("recommendations", "Recommendations")):
+        card = stage.details.get(name)
+        if not card:
+            continue
+        if card.get("status") != "succeeded":
+            console.print(f"[yellow]{title} skipped[/]: {escape(str(card.get('reason')))}", highlight=False)
+            continue
+        v = card.get("validation") or {}
+        if v.get("status") == "succeeded":
+            console.print(f"{title} (as of {card['as_of']}) on the held-out {_held_out(name, v)}", highlight=False)
+    affinity = stage.details.get("affinity")
+    if affinity:
+        parts = [
+            f"{entity} {facts['rows']:,} rows for {facts['customers']:,} customers over {facts['values']:,} values"
+            for entity, facts in affinity.items()
+            if isinstance(facts, dict) and "rows" in facts
+        ]
+        if parts:
+            console.print("Affinity: " + "; ".join(parts), highlight=False)
+
+
+def _clv_line(console: Console, clv: dict[str, Any]) -> None:
     if clv.get("status") != "succeeded":
         console.print(f"[yellow]CLV skipped[/]: {escape(str(clv.get('reason')))}", highlight=False)
         return
@@ -353,7 +377,10 @@ def model_cards(console: Console, cards: list[dict[str, Any]]) -> None:
         table.add_row(
             "status", escape(str(card.get("status"))) + (f" ({card['reason']})" if card.get("reason") else "")
         )
-        for key in ("as_of", "activity", "horizon", "time_unit"):
+        for key in (
+            "as_of", "activity", "horizon", "time_unit", "definition_days", "scored_customers", "items",
+            "allow_repeat", "customers_recommended", "catalog_coverage",
+        ):  # fmt: skip
             if key in card:
                 table.add_row(key, escape(str(card[key])))
         if "data_window" in card:
@@ -366,18 +393,53 @@ def model_cards(console: Console, cards: list[dict[str, Any]]) -> None:
                 params = ", ".join(f"{k} {v:.4g}" for k, v in fit.items() if k not in _FIT_FACTS)
                 facts = "" if fit.get("converged", True) else " (not converged)"
                 table.add_row(part.replace("_", "-"), f"{params}; log-likelihood {fit['log_likelihood']:,.1f}{facts}")
+        if card.get("importance"):
+            top = list(card["importance"].items())[:5]
+            table.add_row("importance", ", ".join(f"{escape(k)} {v:.3f}" for k, v in top))
         v = card.get("validation") or {}
         if v.get("status") == "succeeded":
-            table.add_row(
-                "held-out",
-                f"{v['holdout']['from']} .. {v['holdout']['to']}: predicted {v['predicted_purchases']:,.0f} vs "
-                f"actual {v['actual_purchases']:,} purchases; MAE {v['mean_absolute_error']:.2f}; top decile by "
-                f"CLV {_share(v['top_decile_revenue_capture'])} of revenue vs "
-                f"{_share(v['baseline_top_decile_by_past_spend'])} by past spend",
-            )
+            table.add_row("held-out", _held_out(card["name"], v))
         elif v:
             table.add_row("held-out", escape(f"skipped: {v.get('reason')}"))
         console.print(table)
 
 
 _FIT_FACTS = ("log_likelihood", "converged", "iterations")
+
+
+def backtest(console: Console, results: dict[str, dict[str, Any]]) -> None:
+    """One row per model: the window it was scored on and how it did against its baseline."""
+    table = Table(title="backtest: each model fitted before its horizon, scored on what happened next")
+    table.add_column("model", style="bold")
+    table.add_column("result")
+    for name, v in results.items():
+        text = _held_out(name, v) if v.get("status") == "succeeded" else escape(f"skipped: {v.get('reason')}")
+        table.add_row(name, text)
+    console.print(table)
+
+
+def _held_out(name: str, v: dict[str, Any]) -> str:
+    """One line on how the model did on the time it did not see."""
+    window = f"{v['holdout']['from']} .. {v['holdout']['to']}: "
+    if name == "churn":
+        b = v["baseline"]
+        return (
+            f"{window}AUC {_num(v['auc'])} vs {_num(b['auc_recency'])} by recency; accuracy {_num(v['accuracy'])} "
+            f"vs {_num(b['accuracy'])} by the rule '{escape(b['rule'])}'; precision {_num(v['precision'])}, "
+            f"recall {_num(v['recall'])}; grade {v['grade']}"
+        )
+    if name == "recommendations":
+        k = v["k"]
+        return (
+            f"{window}hit rate@{k} {_share(v['hit_rate'])} vs {_share(v['baseline_popularity_hit_rate'])} for the "
+            f"most popular products ({v['customers']:,} customers)"
+        )
+    return (
+        f"{window}predicted {v['predicted_purchases']:,.0f} vs actual {v['actual_purchases']:,} purchases; MAE "
+        f"{v['mean_absolute_error']:.2f}; top decile by CLV {_share(v['top_decile_revenue_capture'])} of revenue vs "
+        f"{_share(v['baseline_top_decile_by_past_spend'])} by past spend"
+    )
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

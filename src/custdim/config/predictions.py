@@ -57,5 +57,76 @@ class Clv(Model):
         return v
 
 
+class Churn(Model):
+    """Transactional churn: a customer with no purchase in the ``definition_days`` after a cut-off has churned."""
+
+    activity: str = Field(default="SalesOrder", description="The purchase activity type (orders, receipts)")
+    definition_days: int = Field(
+        default=90, ge=7, le=730, description="No purchase in this many days after the cut-off means churned"
+    )
+    cutoffs: int = Field(
+        default=4,
+        ge=2,
+        le=24,
+        description="Training cut-offs at as_of minus 1, 2 ... cutoffs times definition_days; the latest one is "
+        "held out for validation",
+    )
+
+    @field_validator("activity")
+    @classmethod
+    def _activity(cls, v: str) -> str:
+        return check_identifier(v, "activity type")
+
+
+class Affinity(Model):
+    """First-party brand and interest affinity from the customers' own spend, as a smoothed lift over the
+    population's share. Leave a field out (``null``) to skip that affinity."""
+
+    activity: str = Field(default="SalesOrderLine", description="The activity type whose rows carry the fields")
+    brand_field: str | None = Field(default="Brand", description="UnifiedActivity column with the brand")
+    interest_field: str | None = Field(default="Category", description="UnifiedActivity column with the interest")
+
+    @field_validator("activity")
+    @classmethod
+    def _activity(cls, v: str) -> str:
+        return check_identifier(v, "activity type")
+
+    @model_validator(mode="after")
+    def _some(self) -> Affinity:
+        if self.brand_field is None and self.interest_field is None:
+            raise ValueError("give brand_field, interest_field or both")
+        return self
+
+
+class Recommendations(Model):
+    """Item-to-item co-purchase recommendations, evaluated on the last month held out against the most popular
+    products."""
+
+    activity: str = Field(default="SalesOrderLine", description="The activity type whose rows name a Product")
+    items: int = Field(default=5, ge=1, le=100, description="Products recommended per customer")
+    allow_repeat: bool = Field(
+        default=False, description="Whether products the customer already bought may be recommended"
+    )
+    lookback: str | None = Field(
+        default=None, description="Only purchases in this window before as_of count (12m, 26w ...); default: all"
+    )
+    holdout: str = Field(default="1m", description="The window held out for validation")
+
+    @field_validator("activity")
+    @classmethod
+    def _activity(cls, v: str) -> str:
+        return check_identifier(v, "activity type")
+
+    @field_validator("lookback", "holdout")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
+
+
 class Predictions(Model):
     clv: Clv | None = None
+    churn: Churn | None = None
+    affinity: Affinity | None = None
+    recommendations: Recommendations | None = None

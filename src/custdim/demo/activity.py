@@ -149,7 +149,7 @@ def make_receipts(
     basket = rng.beta(2.0, 6.0, n)
     n_lines = 1 + rng.binomial(4, basket[owner])
     receipt = np.repeat(np.arange(r), n_lines)
-    product = rng.choice(len(catalog.product_id), size=len(receipt), p=catalog.popularity)
+    product = _choose_products(catalog, owner[receipt], n, rng)
     price = catalog.price_cents[product]
     discounted = (rng.random(len(receipt)) < 0.1) & (price >= 1000)
     price = np.where(discounted, np.round(price * 0.8).astype(np.int64), price)
@@ -187,6 +187,24 @@ def make_receipts(
         "price": fmt_cents(price),
     }
     return receipts, lines
+
+
+def _choose_products(catalog: Catalog, member: IntArray, n_members: int, rng: np.random.Generator) -> IntArray:
+    """A product for each line bought by ``member``: each member has a favourite brand and a loyalty to it (most
+    lines of a loyal member come from that brand); the other lines follow the store-wide popularity. Real baskets
+    have this taste structure, and brand affinity and recommendations need it to find anything."""
+    brands = sorted(set(catalog.brand))
+    brand_of = np.array([brands.index(b) for b in catalog.brand])
+    favourite = rng.integers(0, len(brands), n_members)
+    loyalty = rng.beta(2.0, 3.0, n_members)
+    product = rng.choice(len(catalog.product_id), size=len(member), p=catalog.popularity)
+    loyal = rng.random(len(member)) < loyalty[member]
+    for b in range(len(brands)):
+        lines = np.flatnonzero(loyal & (favourite[member] == b))
+        own = np.flatnonzero(brand_of == b)
+        weights = catalog.popularity[own] / catalog.popularity[own].sum()
+        product[lines] = own[rng.choice(len(own), size=len(lines), p=weights)]
+    return product
 
 
 def _purchase_times(

@@ -134,6 +134,17 @@ predictions:
     horizon: 12m
     time_unit: week
     high_value: {{top_percent: 20}}
+  churn:                      # no purchase in the next 90 days; model card in lake/models/churn.json
+    activity: SalesOrder
+    definition_days: 90
+  affinity:                   # brand and interest affinity 1-100 from each customer's own spend
+    activity: SalesOrderLine
+    brand_field: Brand
+    interest_field: Category
+  recommendations:            # item-to-item co-purchase; model card in lake/models/recommendations.json
+    activity: SalesOrderLine
+    items: 5
+    allow_repeat: false
 measures:
   - template: total_transaction_value       # TotalTransactionValue: all orders and receipts
   - template: transaction_count             # TransactionCount

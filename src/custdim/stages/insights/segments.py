@@ -17,6 +17,7 @@ import pyarrow as pa
 from custdim.config import ProjectConfig
 from custdim.config.segments import ALL_CUSTOMERS, Condition
 from custdim.contracts import (
+    CHURN_PREDICTION,
     CLV_PREDICTION,
     CUSTOMER,
     CUSTOMER_MEASURE,
@@ -47,7 +48,10 @@ HISTORY_SCHEMA = pa.schema(
 ACTIVITY_COUNT_OPS = ("=", "!=", ">", ">=", "<", "<=", "exists", "not_exists")
 
 
-PREDICTED_FIELDS = {CLV_PREDICTION: ("CLVScore", "ValueBand", "ExpectedPurchases", "ProbabilityAlive")}
+PREDICTED_FIELDS = {
+    CLV_PREDICTION: ("CLVScore", "ValueBand", "ExpectedPurchases", "ProbabilityAlive"),
+    CHURN_PREDICTION: ("ChurnScore", "IsChurn", "RiskBand"),
+}
 """The prediction outputs segments (and dim_customer) can use, by entity."""
 
 
@@ -253,7 +257,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
     engine, lake = ctx.engine, ctx.lake
     activity = engine.read(lake.entity(UNIFIED_ACTIVITY))
     as_of = resolve_as_of(ctx.config.as_of, activity, engine.to_arrow)
-    predictions = {CLV_PREDICTION: engine.read(lake.entity(CLV_PREDICTION))}
+    predictions = {name: engine.read(lake.entity(name)) for name in PREDICTED_FIELDS}
     profile = profiles(engine.read(lake.entity(CUSTOMER)), engine.read(lake.entity(CUSTOMER_MEASURE)), predictions)
     # Read before anything is written: the previous export may share files with nothing of this run, but the
     # history must compare with what readers saw.

@@ -17,7 +17,9 @@ import pyarrow as pa
 from custdim import failpoints
 from custdim.contracts import (
     ALTERNATE_KEY,
+    BRAND_AFFINITY,
     BUSINESS_MEASURE,
+    CHURN_PREDICTION,
     CLV_PREDICTION,
     CUSTOMER,
     CUSTOMER_MEASURE,
@@ -25,7 +27,10 @@ from custdim.contracts import (
     EXPORT_ENTITIES,
     EXPORT_MANIFEST,
     ID_CHANGE_LOG,
+    INTEREST_AFFINITY,
     MATCH_PAIRS,
+    PREDICTION_ENTITIES,
+    PRODUCT_RECOMMENDATION,
     SEGMENT_HISTORY,
     SEGMENT_MEMBERSHIP,
     UNIFIED_ACTIVITY,
@@ -55,6 +60,13 @@ DESCRIPTIONS = {
     SEGMENT_HISTORY: "Per run and segment: members, and customers added and removed since the previous run.",
     CLV_PREDICTION: "Per customer: BTYD summaries, expected purchases over the horizon, probability alive, expected "
     "purchase value, CLVScore and ValueBand (lake/models/clv.json describes the model).",
+    CHURN_PREDICTION: "Per customer with a purchase: ChurnScore (probability of no purchase in the churn window), "
+    "IsChurn, RiskBand and the three factors that raised the score most (lake/models/churn.json).",
+    BRAND_AFFINITY: "Per customer and brand bought: affinity Score 1-100 (smoothed lift of the customer's spend share "
+    "over the population's), Level and Rank.",
+    INTEREST_AFFINITY: "Per customer and interest (category) bought: affinity Score 1-100, Level and Rank.",
+    PRODUCT_RECOMMENDATION: "Per customer: the recommended products (ProductId, Rank, Score) from item-to-item "
+    "co-purchase similarity (lake/models/recommendations.json).",
 }
 KEEP_SNAPSHOTS = 3
 
@@ -82,6 +94,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 CUSTOMER_PROVENANCE,
                 CUSTOMER_MEASURE,
                 SEGMENT_MEMBERSHIP,
+                *PREDICTION_ENTITIES,
             )
         ]
         doc = Manifest("export", entities, relationships).to_json()

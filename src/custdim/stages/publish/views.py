@@ -6,7 +6,22 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from custdim.contracts import CLV_PREDICTION, CUSTOMER, CUSTOMER_MEASURE, SEGMENT_MEMBERSHIP, UNIFIED_ACTIVITY
+from custdim.contracts import (
+    BRAND_AFFINITY,
+    CHURN_PREDICTION,
+    CLV_PREDICTION,
+    CUSTOMER,
+    CUSTOMER_MEASURE,
+    INTEREST_AFFINITY,
+    SEGMENT_MEMBERSHIP,
+    UNIFIED_ACTIVITY,
+)
+
+PREDICTED_COLUMNS = {CLV_PREDICTION: ("CLVScore", "ValueBand"), CHURN_PREDICTION: ("ChurnScore", "RiskBand")}
+"""The per-customer prediction columns dim_customer carries, by entity."""
+TOP_AFFINITIES = {BRAND_AFFINITY: "TopBrands", INTEREST_AFFINITY: "TopInterests"}
+"""The affinity entities whose top names dim_customer lists, and the list column's name."""
+TOP = 3
 
 
 def dim_customer(
@@ -14,11 +29,12 @@ def dim_customer(
     activity: ir.Table,
     measures: ir.Table | None = None,
     membership: ir.Table | None = None,
-    clv: ir.Table | None = None,
+    predictions: dict[str, ir.Table] | None = None,
 ) -> ir.Table:
     """The enhanced customer dimension: one row per CustomerId, profile fields plus activity facts, every customer
-    measure, ``CLVScore`` and ``ValueBand`` (null without a CLV model), and ``Segments`` (the names of the customer's
-    segments, sorted; null when none).
+    measure, ``CLVScore``/``ValueBand`` and ``ChurnScore``/``RiskBand`` (null without the model or a purchase),
+    ``TopBrands``/``TopInterests`` (up to three names, highest affinity first) and ``Segments`` (the names of the
+    customer's segments, sorted; null when none).
 
     An export from before measures, segments or predictions existed lacks their tables: the view then lacks their
     columns.
@@ -41,9 +57,15 @@ def dim_customer(
         columns = [c for c in measures.columns if c != "CustomerId" and c not in out.columns]
         m = measures.select(_m_id=measures.CustomerId, **{c: measures[c] for c in columns})
         out = out.left_join(m, out.CustomerId == m._m_id).drop("_m_id")
-    if clv is not None:
-        c = clv.select(_c_id=clv.CustomerId, CLVScore=clv.CLVScore, ValueBand=clv.ValueBand)
-        out = out.left_join(c, out.CustomerId == c._c_id).drop("_c_id")
+    for name, table in (predictions or {}).items():
+        if name in PREDICTED_COLUMNS:
+            p = table.select(_p_id=table.CustomerId, **{c: table[c] for c in PREDICTED_COLUMNS[name]})
+        elif name in TOP_AFFINITIES:
+            top = table.filter(table.Rank <= TOP)
+            p = top.group_by(_p_id=top.CustomerId).agg(**{TOP_AFFINITIES[name]: top.Name.collect(order_by=top.Rank)})
+        else:
+            continue
+        out = out.left_join(p, out.CustomerId == p._p_id).drop("_p_id")
     if membership is not None:
         lists = membership.group_by(_s_id=membership.CustomerId).agg(
             Segments=membership.SegmentName.collect(order_by=membership.SegmentName)
@@ -60,6 +82,6 @@ def derived_views(schemas: dict[str, pa.Schema]) -> dict[str, ir.Table]:
         tables[UNIFIED_ACTIVITY],
         tables.get(CUSTOMER_MEASURE),
         tables.get(SEGMENT_MEMBERSHIP),
-        tables.get(CLV_PREDICTION),
+        {n: tables[n] for n in (*PREDICTED_COLUMNS, *TOP_AFFINITIES) if n in tables},
     )
     return {"dim_customer": view}
