@@ -17,10 +17,8 @@ Both sides are judged against the true parameters. Results: ``bench/results/clv.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -102,12 +100,9 @@ def run(sizes: tuple[int, ...], out: Path) -> int:
 
 
 def _phase(phase: str, customers: int) -> dict[str, Any]:
-    command = [sys.executable, "-m", "bench.clv", "--phase", phase, "--one", str(customers)]
-    done = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=False)
-    with contextlib.suppress(ValueError, IndexError):
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
-    return {"status": "failed", "error": f"{phase} ended without a result (exit code {done.returncode})"}
+    from bench.run import run_child
+
+    return run_child([sys.executable, "-m", "bench.clv", "--phase", phase, "--one", str(customers)], phase)
 
 
 def summary(phases: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -124,14 +119,12 @@ def summary(phases: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
-    m = doc["machine"]
-    dirty = " (with uncommitted changes)" if doc.get("git_dirty") else ""
+    from bench.run import header_lines
+
     lines = [
         "# CLV fit: custdim vs lifetimes",
         "",
-        f"- commit `{doc['commit']}`{dirty}, {doc['timestamp']}, seed {SEED}",
-        f"- {m['platform']}, {m['cpu_count']} CPUs ({m['cpu_model']}), "
-        f"{(m['total_memory_bytes'] or 0) / 2**30:.1f} GiB RAM",
+        *header_lines(doc, SEED),
         f"- truth (per week): BG/NBD {TRUE_BGNBD}, Gamma-Gamma {TRUE_GG}",
         "",
         "| customers | system | seconds | peak MiB | r | alpha | a | b | p | q | v | worst error vs truth |",

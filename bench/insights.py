@@ -20,10 +20,8 @@ Results: ``bench/results/insights.{json,md}``. Reports; never fails on speed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -249,15 +247,10 @@ def run(customers: int, activities: int, seed: int, out: Path, spark: bool = Tru
 
 
 def _phase(phase: str, customers: int, activities: int, seed: int) -> dict[str, Any]:
-    """Run one phase in a child process; its stdout is one JSON object, its stderr passes through."""
+    from bench.run import run_child
+
     command = [sys.executable, "-m", "bench.insights", "--phase", phase, "--customers", str(customers)]
-    command += ["--activities", str(activities), "--seed", str(seed)]
-    done = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=False)
-    lines = done.stdout.strip().splitlines()
-    with contextlib.suppress(ValueError, IndexError):
-        result: dict[str, Any] = json.loads(lines[-1])
-        return result
-    return {"status": "failed", "error": f"{phase} ended without a result (exit code {done.returncode})"}
+    return run_child([*command, "--activities", str(activities), "--seed", str(seed)], phase)
 
 
 def _phase_line(phase: str, r: dict[str, Any]) -> str:
@@ -293,14 +286,13 @@ def summary(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
+    from bench.run import header_lines
+
     m = doc["machine"]
-    dirty = " (with uncommitted changes)" if doc.get("git_dirty") else ""
     lines = [
         "# custdim measures and segments benchmark",
         "",
-        f"- commit `{doc['commit']}`{dirty}, {doc['timestamp']}, seed {doc['seed']}",
-        f"- {m['platform']}, {m['cpu_count']} CPUs ({m['cpu_model']}), "
-        f"{(m['total_memory_bytes'] or 0) / 2**30:.1f} GiB RAM",
+        *header_lines(doc, doc["seed"]),
         f"- Python {m['python']}, duckdb {m['duckdb']}, ibis {m['ibis']}",
         f"- {doc['customers']:,} customers, {doc['activities']:,} activity rows",
         "",

@@ -4,11 +4,13 @@ Suites: ``pipeline`` runs the full custdim pipeline per size (``--sizes``, custo
 with Splink per size (``--records``, customer records; see :mod:`bench.er`); ``insights`` times the measures and
 segments stages against a hand-written DuckDB query and on Spark (``--customers``, ``--activities``; see
 :mod:`bench.insights`); ``clv`` fits the lifetime-value models against the ``lifetimes`` package
-(``--clv-customers``; see :mod:`bench.clv`); ``all`` (the default) runs all four.
+(``--clv-customers``; see :mod:`bench.clv`); ``predictions`` judges every model on held-out time against its
+baseline on the demo retailer (``--prediction-customers``, ``--prediction-seeds``; see :mod:`bench.predictions`);
+``all`` (the default) runs all five.
 Each size runs in fresh processes (one to generate the data, one to run the pipeline on it), so timings start cold
 and peak memory belongs to that size and phase alone. Results go to ``bench/results/pipeline_<engine>.{json,md}``
 , ``bench/results/er.{json,md}``, ``bench/results/insights.{json,md}`` and
-``bench/results/clv.{json,md}``.
+``bench/results/clv.{json,md}`` and ``bench/results/predictions.{json,md}``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
 DEFAULT_SIZES = (10_000, 100_000)
 PHASES = ("generate", "pipeline")
-SUITES = ("pipeline", "er", "insights", "clv", "all")
+SUITES = ("pipeline", "er", "insights", "clv", "predictions", "all")
 ER_DEFAULT_RECORDS = (100_000, 1_000_000)  # bench.er.DEFAULT_RECORDS (not imported: bench.er imports this module)
 
 
@@ -61,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import clv
 
         status = max(status, clv.run(args.clv_customers, args.out))
+    if args.suite in ("predictions", "all"):
+        from bench import predictions
+
+        status = max(status, predictions.run(args.prediction_customers, args.prediction_seeds, args.out))
     return status
 
 
@@ -75,10 +81,11 @@ def _parser() -> argparse.ArgumentParser:
         default=ER_DEFAULT_RECORDS,
         help="er suite: customer records per run, comma-separated",
     )
-    from bench import clv, insights
+    from bench import clv, insights, predictions
 
     insights.add_options(parser)
     clv.add_options(parser)
+    predictions.add_options(parser)
     parser.add_argument("--seed", type=int, default=42, help="data generator seed (default: 42)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results folder")
     # Internal: run one phase of one size in this process and print its JSON on stdout.
@@ -145,9 +152,25 @@ def run_size(customers: int, engine: str, seed: int, environment: dict[str, Any]
 
 
 def _phase(phase: str, customers: int, engine: str, seed: int) -> dict[str, Any]:
-    """Run one phase in a child process; its stdout is one JSON object, its stderr passes through."""
     command = [sys.executable, "-m", "bench.run", "--one", str(customers), "--phase", phase]
-    command += ["--engine", engine, "--seed", str(seed)]
+    return run_child([*command, "--engine", engine, "--seed", str(seed)], phase)
+
+
+def header_lines(doc: dict[str, Any], seed: object | None = None) -> list[str]:
+    """The commit and machine lines every results page starts with."""
+    m = doc["machine"]
+    dirty = " (with uncommitted changes)" if doc.get("git_dirty") else ""
+    seeded = f", seed {seed}" if seed is not None else ""
+    return [
+        f"- commit `{doc['commit']}`{dirty}, {doc['timestamp']}{seeded}",
+        f"- {m['platform']}, {m['cpu_count']} CPUs ({m['cpu_model']}), "
+        f"{(m['total_memory_bytes'] or 0) / 2**30:.1f} GiB RAM",
+    ]
+
+
+def run_child(command: list[str], what: str) -> dict[str, Any]:
+    """Run one benchmark phase in a child process: its stdout's last line is one JSON object (the result), its
+    stderr passes through. A child that dies without a result becomes a failed result saying how it ended."""
     done = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=False)
     lines = done.stdout.strip().splitlines()
     with contextlib.suppress(ValueError, IndexError):
@@ -156,7 +179,7 @@ def _phase(phase: str, customers: int, engine: str, seed: int) -> dict[str, Any]
     reason = f"exit code {done.returncode}"
     if done.returncode < 0:
         reason = f"killed by {signal.Signals(-done.returncode).name}"
-    return {"status": "failed", "error": f"{phase} process ended without a result ({reason})", "traceback": None}
+    return {"status": "failed", "error": f"{what} process ended without a result ({reason})", "traceback": None}
 
 
 def _outcome(run_record: dict[str, Any]) -> str:

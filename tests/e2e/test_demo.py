@@ -227,3 +227,19 @@ def test_churn_affinity_and_recommendations_on_the_demo(demo_run: DemoResult) ->
     assert top and all(r["TopBrands"][0] == r["Name"] and len(r["TopBrands"]) <= 3 for r in top)
     levels = {r["Level"] for r in p.sql("SELECT DISTINCT Level FROM InterestAffinity").to_pylist()}
     assert levels <= {"Very high", "High", "Medium", "Low"} and len(levels) >= 3
+
+
+def test_segments_use_churn_and_affinity(demo_run: DemoResult) -> None:
+    p = demo_run.project
+    sizes = {
+        r["SegmentName"]: r["n"]
+        for r in p.sql("SELECT SegmentName, count(*) AS n FROM SegmentMembership GROUP BY 1").to_pylist()
+    }
+    at_risk = p.sql(
+        "SELECT count(*) AS n FROM dim_customer WHERE ValueBand = 'High' AND RiskBand = 'High'"
+    ).to_pylist()[0]["n"]
+    assert sizes.get("valuable-at-risk", 0) == at_risk > 0
+    kestrel = p.sql(
+        "SELECT count(*) AS n FROM BrandAffinity WHERE Rank = 1 AND Name = 'Kestrel' AND Score >= 70"
+    ).to_pylist()[0]["n"]
+    assert sizes.get("kestrel-lovers", 0) == kestrel > 0

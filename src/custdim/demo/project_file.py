@@ -225,6 +225,16 @@ segments:
   - name: everyone-but-lapsed
     union: [segment:all-customers]
     except: [segment:lapsed-high-value, segment:never-bought]
+  - name: valuable-at-risk
+    description: High predicted value, high churn risk
+    all:
+      - {{field: ValueBand, op: "=", value: High}}
+      - {{field: RiskBand, op: "=", value: High}}
+  - name: kestrel-lovers
+    description: Kestrel is the brand they are most drawn to, well above everyone else
+    all:
+      - {{field: TopBrand, op: "=", value: Kestrel}}
+      - {{field: TopBrandScore, op: ">=", value: 70}}
 """
 
 

@@ -17,11 +17,13 @@ import pyarrow as pa
 from custdim.config import ProjectConfig
 from custdim.config.segments import ALL_CUSTOMERS, Condition
 from custdim.contracts import (
+    BRAND_AFFINITY,
     CHURN_PREDICTION,
     CLV_PREDICTION,
     CUSTOMER,
     CUSTOMER_MEASURE,
     INSIGHT_ENTITIES,
+    INTEREST_AFFINITY,
     SEGMENT_HISTORY,
     SEGMENT_HISTORY_ENTITIES,
     SEGMENT_MEMBERSHIP,
@@ -48,11 +50,14 @@ HISTORY_SCHEMA = pa.schema(
 ACTIVITY_COUNT_OPS = ("=", "!=", ">", ">=", "<", "<=", "exists", "not_exists")
 
 
+TOP_AFFINITY = {BRAND_AFFINITY: "TopBrand", INTEREST_AFFINITY: "TopInterest"}
+"""Affinity entities and the field holding each customer's highest-affinity value (its score: the field + Score)."""
 PREDICTED_FIELDS = {
     CLV_PREDICTION: ("CLVScore", "ValueBand", "ExpectedPurchases", "ProbabilityAlive"),
     CHURN_PREDICTION: ("ChurnScore", "IsChurn", "RiskBand"),
+    **{entity: (field, f"{field}Score") for entity, field in TOP_AFFINITY.items()},
 }
-"""The prediction outputs segments (and dim_customer) can use, by entity."""
+"""The prediction outputs segments can use, by entity."""
 
 
 def profiles(customers: ir.Table, measures: ir.Table, predictions: dict[str, ir.Table] | None = None) -> ir.Table:
@@ -60,6 +65,10 @@ def profiles(customers: ir.Table, measures: ir.Table, predictions: dict[str, ir.
     out = customers.left_join(measures, customers.CustomerId == measures.CustomerId)
     out = out.select(*customers.columns, *[c for c in measures.columns if c != "CustomerId"])
     for name, table in (predictions or {}).items():
+        if name in TOP_AFFINITY:
+            top = table.filter(table.Rank == 1)
+            field = TOP_AFFINITY[name]
+            table = top.select("CustomerId", **{field: top.Name, f"{field}Score": top.Score})
         fields = [c for c in PREDICTED_FIELDS[name] if c in table.columns and c not in out.columns]
         p = table.select(_p_id=table.CustomerId, **{c: table[c] for c in fields})
         out = out.left_join(p, out.CustomerId == p._p_id).drop("_p_id")

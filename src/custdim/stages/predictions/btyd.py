@@ -151,6 +151,11 @@ def _fit(nll: Any, start: Array, names: tuple[str, ...], total: float) -> Fit:
     tight = {"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9}
     best = optimize.minimize(nll, start, jac=True, method="L-BFGS-B", bounds=bounds, options=tight)
     iterations = int(best.nit)
+    if not best.success and _stationary(nll, best.x):
+        # The line search gave up on a flat ridge (BG/NBD's a and b grow together when every customer drops out
+        # alike) where the gradient is already ~0: the optimum, as far as the data can tell. Nelder-Mead would
+        # spend thousands of evaluations to move along the ridge without changing the likelihood.
+        best.success = True
     if not best.success:
 
         def value(log_params: Array) -> float:
@@ -173,6 +178,17 @@ def _fit(nll: Any, start: Array, names: tuple[str, ...], total: float) -> Fit:
         message=str(best.message) if not at_bounds else f"{', '.join(at_bounds)} reached the bound e^±{LOG_BOUND:g}",
         at_bounds=at_bounds,
     )
+
+
+STATIONARY = 1e-4
+"""Largest gradient (mean log-likelihood per customer, by log-parameter) still counted as an optimum."""
+
+
+def _stationary(nll: Any, log_params: Array) -> bool:
+    """Whether the gradient vanishes at ``log_params`` in every parameter not held at a bound."""
+    grad = np.asarray(nll(log_params)[1], dtype=float)
+    free = np.abs(log_params) < LOG_BOUND - 1e-6
+    return bool(np.all(np.isfinite(grad))) and float(np.max(np.abs(grad[free]), initial=0.0)) < STATIONARY
 
 
 def expected_purchases(params: dict[str, float], t: float, x: Array, t_x: Array, T: Array) -> Array:
