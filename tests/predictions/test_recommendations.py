@@ -8,7 +8,7 @@ import math
 import pyarrow as pa
 import pytest
 
-from custdim.stages.predictions.recommendations import hit_rate, purchases, recommend
+from custdim.stages.predictions.recommendations import eligible, hit_rate, purchases, recommend
 
 
 def lines(rows: list[tuple[str, str]], when: str = "2025-05-01 10:00:00", returned: bool = False) -> pa.Table:
@@ -31,7 +31,7 @@ BOUGHT = [("u1", "A"), ("u1", "B"), ("u2", "A"), ("u2", "B"), ("u3", "A"), ("u3"
 
 def recs(engine, rows: list[tuple[str, str]], items: int, allow_repeat: bool) -> dict[str, list[tuple[str, float]]]:  # type: ignore[no-untyped-def]
     t = engine.from_arrow(pa.concat_tables([lines(rows), lines([("u1", "Z")], returned=True)]))
-    out = engine.to_arrow(recommend(purchases(t, "SalesOrderLine", None, END), items, allow_repeat)).to_pylist()
+    out = engine.to_arrow(recommend(engine, purchases(t, "SalesOrderLine", None, END), items, allow_repeat)).to_pylist()
     got: dict[str, list[tuple[str, float]]] = {}
     for r in sorted(out, key=lambda r: (r["CustomerId"], r["Rank"])):
         got.setdefault(r["CustomerId"], []).append((r["ProductId"], r["Score"]))
@@ -63,8 +63,12 @@ def test_hit_rate_counts_customers_with_a_new_purchase(engine) -> None:  # type:
     later_rows = [("u4", "A"), ("u3", "D"), ("u1", "A"), ("new", "A")]
     later = engine.from_arrow(lines(later_rows, when="2025-06-15 10:00:00"))
     e, lt = purchases(earlier, "SalesOrderLine", None, END), purchases(later, "SalesOrderLine", None, END)
-    r = recommend(e, 1, allow_repeat=False)
+    r = recommend(engine, e, 1, allow_repeat=False)
     # Eligible: u4 (A is new to them) and u3 (D); u1 re-bought A (not new), "new" had no earlier purchase.
     # u4 was recommended A (a hit), u3 was recommended B (a miss).
-    assert hit_rate(engine, r, lt, e, allow_repeat=False) == {"customers": 2, "hits": 1, "hit_rate": 0.5}
-    assert hit_rate(engine, r, lt, e, allow_repeat=True)["customers"] == 3
+    assert hit_rate(engine, r, eligible(lt, e, allow_repeat=False)) == {"customers": 2, "hits": 1, "hit_rate": 0.5}
+    assert hit_rate(engine, r, eligible(lt, e, allow_repeat=True))["customers"] == 3
+    # Recommending only for some customers gives them what they get when everyone is recommended for.
+    some = recommend(engine, e, 1, allow_repeat=False, targets=engine.from_arrow(pa.table({"CustomerId": ["u3"]})))
+    everyone = engine.to_arrow(r).to_pylist()
+    assert engine.to_arrow(some).to_pylist() == [row for row in everyone if row["CustomerId"] == "u3"]

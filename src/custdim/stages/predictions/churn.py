@@ -30,6 +30,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from custdim.config.predictions import Churn
 from custdim.contracts import CHURN_PREDICTION, CUSTOMER, UNIFIED_ACTIVITY
@@ -141,13 +142,14 @@ def _with_expected(t: pa.Table, window_days: int) -> pa.Table:
     return t.append_column("expected_purchases", pa.array(expected, pa.float64()))
 
 
-def labels(engine: Any, activity: ir.Table, kind: str, cut: dt.datetime, window_days: int, ids: pa.Array) -> np.ndarray:
+def labels(
+    engine: Any, activity: ir.Table, kind: str, cut: dt.datetime, window_days: int, ids: pa.ChunkedArray
+) -> np.ndarray:
     """1 for each customer of ``ids`` with no purchase in [cut, cut + window), else 0."""
     d = purchase_days(activity, kind, cut, cut + dt.timedelta(days=window_days))
     bought = engine.to_arrow(d.select(d.CustomerId).distinct())["CustomerId"]
-    return (~np.isin(np.asarray(ids.to_pylist(), dtype=object), np.asarray(bought.to_pylist(), dtype=object))).astype(
-        np.int64
-    )
+    retained = pc.is_in(ids, value_set=bought.combine_chunks().cast(ids.type))
+    return (~np.asarray(retained.to_numpy(zero_copy_only=False), dtype=bool)).astype(np.int64)
 
 
 def matrix(t: pa.Table) -> np.ndarray:

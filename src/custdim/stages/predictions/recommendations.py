@@ -31,7 +31,7 @@ from custdim.stages.context import RunContext
 from custdim.stages.insights.asof import AsOf, resolve_as_of, window_start
 
 MODEL_CARD = ("models", "recommendations.json")
-NEIGHBOURS = 30
+NEIGHBOURS = 20
 """Most similar products kept per product."""
 FILL = 20
 """Popular products considered beyond ``items`` for customers whose similarity list is short."""
@@ -58,20 +58,21 @@ def purchases(activity: ir.Table, kind: str, start: dt.datetime | None, end: dt.
 
 
 def popularity(bought: ir.Table) -> ir.Table:
-    """ProductId, buyers, and PopRank (1 = bought by most customers, ties by ProductId)."""
+    """ProductId, buyers, and PopRank (1 = bought by most customers, ties by ProductId): also the product's
+    integer key inside the recommender."""
     p = bought.group_by("ProductId").agg(buyers=bought.count())
     w = ibis.window(order_by=[p.buyers.desc(), p.ProductId])
-    return p.mutate(PopRank=ibis.row_number().over(w) + 1)
+    return p.mutate(PopRank=(ibis.row_number().over(w) + 1).cast("int64"))
 
 
-def similarity(bought: ir.Table, pop: ir.Table) -> ir.Table:
-    """(_i, _j, sim): the ``NEIGHBOURS`` most similar products j of every product i."""
-    a = bought.select(_u=bought.CustomerId, _i=bought.ProductId)
-    b = bought.select(_v=bought.CustomerId, _j=bought.ProductId)
-    co = a.join(b, (a._u == b._v) & (a._i != b._j))
+def similarity(pairs: ir.Table, pop: ir.Table) -> ir.Table:
+    """(_i, _j, sim) over product keys: the ``NEIGHBOURS`` most similar products j of every product i."""
+    a = pairs.select(_a=pairs._u, _i=pairs._p)
+    b = pairs.select(_b=pairs._u, _j=pairs._p)
+    co = a.join(b, (a._a == b._b) & (a._i != b._j))
     co = co.group_by("_i", "_j").agg(both=co.count())
-    pi = pop.select(_pi=pop.ProductId, ni=pop.buyers)
-    pj = pop.select(_pj=pop.ProductId, nj=pop.buyers)
+    pi = pop.select(_pi=pop.PopRank, ni=pop.buyers)
+    pj = pop.select(_pj=pop.PopRank, nj=pop.buyers)
     s = co.join(pi, co._i == pi._pi).join(pj, co._j == pj._pj)
     s = s.select("_i", "_j", sim=s.both.cast("float64") / (s.ni.cast("float64") * s.nj.cast("float64")).sqrt())
     w = ibis.window(group_by=s._i, order_by=[s.sim.desc(), s._j])
@@ -79,44 +80,77 @@ def similarity(bought: ir.Table, pop: ir.Table) -> ir.Table:
     return s.filter(s._r < NEIGHBOURS).select("_i", "_j", "sim")
 
 
-def recommend(bought: ir.Table, items: int, allow_repeat: bool, use_similarity: bool = True) -> ir.Table:
-    """SCHEMA rows: ``items`` products per customer of ``bought``; popularity only when not ``use_similarity``."""
-    pop = popularity(bought)
-    buyers = bought.select(_u=bought.CustomerId).distinct()
-    popular = pop.filter(pop.PopRank <= items + FILL)
-    fill = buyers.cross_join(popular.select(_j=popular.ProductId)).mutate(Score=ibis.literal(0.0))
-    candidates = fill.select("_u", "_j", "Score")
+def recommend(
+    engine: Any,
+    bought: ir.Table,
+    items: int,
+    allow_repeat: bool,
+    use_similarity: bool = True,
+    targets: ir.Table | None = None,
+) -> ir.Table:
+    """SCHEMA rows: ``items`` products for every customer of ``bought`` (or of ``targets``, a table with a
+    CustomerId column); the most popular products only when not ``use_similarity``.
+
+    Customers and products get integer keys first: the candidate table (a customer's products times their
+    neighbours) is the large one, and grouping and ranking it on integers takes a fraction of the memory."""
+    pop = engine.materialize("recommendations/popularity", popularity(bought))
+    ids = bought.select("CustomerId").distinct()
+    if targets is not None:
+        ids = ids.semi_join(targets, ids.CustomerId == targets.CustomerId)
+    ids = engine.materialize("recommendations/customers", _keyed(ids))
+    keys = pop.select(_pid=pop.ProductId, _p=pop.PopRank)
+    everyone = bought.join(keys, bought.ProductId == keys._pid)
+    own = everyone.join(ids, everyone.CustomerId == ids.CustomerId).select("_u", "_p")
+    own = engine.materialize("recommendations/own", own)
+    popular = pop.filter(pop.PopRank <= items + FILL).select(_j=pop.PopRank)
+    candidates = ids.select("_u").cross_join(popular).mutate(Score=ibis.literal(0.0))
     if use_similarity:
-        sim = similarity(bought, pop)
-        own = bought.select(_u=bought.CustomerId, _i=bought.ProductId)
-        scored = own.join(sim, own._i == sim._i)
+        # Similarity comes from everyone's purchases, whoever the recommendations are for.
+        pairs = own
+        if targets is not None:
+            every = _keyed(bought.select("CustomerId").distinct())
+            j = everyone.join(every, everyone.CustomerId == every.CustomerId)
+            pairs = j.select(_u=j._u, _p=j._p)
+        sim = engine.materialize("recommendations/similarity", similarity(pairs, pop))
+        scored = own.join(sim, own._p == sim._i)
         scored = scored.group_by("_u", "_j").agg(Score=scored.sim.sum())
-        candidates = ibis.union(scored, candidates)
+        candidates = ibis.union(scored, candidates.select("_u", "_j", "Score"))
     c = candidates.group_by("_u", "_j").agg(Score=candidates.Score.max())
     if not allow_repeat:
-        seen = bought.select(_su=bought.CustomerId, _sj=bought.ProductId)
+        seen = own.select(_su=own._u, _sj=own._p)
         c = c.anti_join(seen, (c._u == seen._su) & (c._j == seen._sj))
-    ranks = pop.select(_pj=pop.ProductId, _pop=pop.PopRank)
-    c = c.join(ranks, c._j == ranks._pj)
-    w = ibis.window(group_by=c._u, order_by=[c.Score.desc(), c._pop, c._j])
+    # The product key is the popularity rank: equal scores go to the more popular product.
+    w = ibis.window(group_by=c._u, order_by=[c.Score.desc(), c._j])
     c = c.mutate(Rank=(ibis.row_number().over(w) + 1).cast("int64"))
     c = c.filter(c.Rank <= items)
-    return c.select(CustomerId=c._u, ProductId=c._j, Rank=c.Rank, Score=c.Score.round(6)).cast(ibis.schema(SCHEMA))
+    c = c.join(ids, c._u == ids._u).join(keys, c._j == keys._p)
+    return c.select(CustomerId=c.CustomerId, ProductId=c._pid, Rank=c.Rank, Score=c.Score.round(6)).cast(
+        ibis.schema(SCHEMA)
+    )
 
 
-def hit_rate(engine: Any, recs: ir.Table, later: ir.Table, earlier: ir.Table, allow_repeat: bool) -> dict[str, Any]:
-    """Share of the customers with a (new, unless ``allow_repeat``) purchase in ``later`` who bought one of their
-    recommended products."""
+def _keyed(ids: ir.Table) -> ir.Table:
+    """``ids`` (a CustomerId column) with an integer key ``_u``."""
+    return ids.mutate(_u=ibis.row_number().over(ibis.window(order_by=ids.CustomerId)))
+
+
+def eligible(later: ir.Table, earlier: ir.Table, allow_repeat: bool) -> ir.Table:
+    """The (CustomerId, ProductId) purchases of ``later`` a recommender built on ``earlier`` is judged on: by
+    customers who bought in ``earlier``, and (unless ``allow_repeat``) of products new to them."""
     target = later
     if not allow_repeat:
         seen = earlier.select(_su=earlier.CustomerId, _sj=earlier.ProductId)
         target = later.anti_join(seen, (later.CustomerId == seen._su) & (later.ProductId == seen._sj))
     known = earlier.select(_ku=earlier.CustomerId).distinct()
-    eligible = target.join(known, target.CustomerId == known._ku).select("CustomerId", "ProductId")
+    return target.join(known, target.CustomerId == known._ku).select("CustomerId", "ProductId")
+
+
+def hit_rate(engine: Any, recs: ir.Table, judged: ir.Table) -> dict[str, Any]:
+    """Share of the customers of ``judged`` (see :func:`eligible`) who bought one of their recommended products."""
     r = recs.select(_ru=recs.CustomerId, _rj=recs.ProductId)
-    hits = eligible.join(r, (eligible.CustomerId == r._ru) & (eligible.ProductId == r._rj))
+    hits = judged.join(r, (judged.CustomerId == r._ru) & (judged.ProductId == r._rj))
     counts = engine.to_arrow(
-        eligible.aggregate(customers=eligible.CustomerId.nunique()).cross_join(
+        judged.aggregate(customers=judged.CustomerId.nunique()).cross_join(
             hits.aggregate(hit=hits.CustomerId.nunique())
         )
     ).to_pylist()[0]
@@ -135,9 +169,12 @@ def validate(engine: Any, activity: ir.Table, settings: Recommendations, as_of: 
     earlier = purchases(activity, settings.activity, _start(anchor, settings.lookback), cut)
     later = purchases(activity, settings.activity, cut, as_of.end)
     k = settings.items
-    ours = hit_rate(engine, recommend(earlier, k, settings.allow_repeat), later, earlier, settings.allow_repeat)
-    popular = recommend(earlier, k, settings.allow_repeat, use_similarity=False)
-    theirs = hit_rate(engine, popular, later, earlier, settings.allow_repeat)
+    judged = engine.materialize("recommendations/judged", eligible(later, earlier, settings.allow_repeat))
+    # Only the judged customers need recommendations: a month's buyers, not the whole base.
+    targets = judged.select("CustomerId").distinct()
+    ours = hit_rate(engine, recommend(engine, earlier, k, settings.allow_repeat, targets=targets), judged)
+    popular = recommend(engine, earlier, k, settings.allow_repeat, use_similarity=False, targets=targets)
+    theirs = hit_rate(engine, popular, judged)
     lift = ours["hit_rate"] / theirs["hit_rate"] if ours["hit_rate"] and theirs["hit_rate"] else None
     return {
         "status": "succeeded" if ours["customers"] else "skipped",
@@ -185,7 +222,7 @@ def run(ctx: RunContext, report: StageReport, settings: Recommendations) -> dict
         report.warn(f"Recommendations skipped: {why}")
         report.rows_out[PRODUCT_RECOMMENDATION] = write_empty(ctx)
         return {**card, "status": "skipped", "reason": why}
-    recs = recommend(bought, settings.items, settings.allow_repeat)
+    recs = recommend(engine, bought, settings.items, settings.allow_repeat)
     report.rows_out[PRODUCT_RECOMMENDATION] = engine.write(recs, lake.entity(PRODUCT_RECOMMENDATION))
     written = engine.read(lake.entity(PRODUCT_RECOMMENDATION))
     spread = engine.to_arrow(
