@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from custdim.errors import ConfigError
 from custdim.stages.insights.asof import AsOf
 from custdim.stages.predictions.affinity import scores
+from tests.insights.projects import by_key, members, shop
 
 AS_OF = AsOf(dt.date(2025, 6, 30), "project")
 
@@ -79,3 +82,32 @@ def test_levels_follow_the_customer_insights_scale(engine) -> None:  # type: ign
         s = r["Score"]
         want = "Very high" if s >= 85 else "High" if s >= 70 else "Medium" if s >= 35 else "Low"
         assert r["Level"] == want
+
+
+def test_a_project_gets_interest_affinity_on_dim_customer_and_in_segments(tmp_path: Path) -> None:
+    body = """predictions:
+  affinity: {activity: SalesOrder, brand_field: null, interest_field: Category}
+segments:
+  - name: loves-beauty
+    all: [{field: TopInterest, op: "=", value: beauty}, {field: TopInterestScore, op: ">=", value: 70}]
+"""
+    p = shop(tmp_path, body)
+    assert p.run().status == "succeeded"
+    rows = by_key(p, "SELECT CustomerId, TopInterests FROM dim_customer")
+    # A spends like the population (both scores 52-53; shoes first on more spend); B spends on the small
+    # categories (both lift 2.33: score 70, High; beauty first on more spend); C bought nothing.
+    assert rows["A"]["TopInterests"] == ["shoes", "outdoor"]
+    assert rows["B"]["TopInterests"] == ["beauty", "home"]
+    assert rows["C"]["TopInterests"] is None
+    levels = by_key(p, "SELECT CustomerId, Level, Name FROM InterestAffinity WHERE Rank = 1")
+    assert (levels["A"]["Level"], levels["B"]["Level"]) == ("Medium", "High")
+    assert members(p) == {"loves-beauty": {"B"}}
+    assert p.sql("SELECT count(*) FROM BrandAffinity")[0][0].as_py() == 0  # brand_field: null
+
+
+def test_an_unknown_field_names_the_key_and_the_valid_columns(tmp_path: Path) -> None:
+    p = shop(tmp_path, "predictions:\n  affinity: {activity: SalesOrder, brand_field: Maker}\n")
+    with pytest.raises(ConfigError) as err:
+        p.run()
+    text = str(err.value)
+    assert "predictions.affinity.brand_field" in text and "'Maker'" in text and "Category" in text

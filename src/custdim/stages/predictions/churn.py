@@ -24,6 +24,7 @@ beats the rule's by at least 10 %, B when it beats it, C otherwise (the Customer
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from typing import Any
 
 import ibis
@@ -348,7 +349,10 @@ def _train(
     card["validation"], card["importance"] = _validate(parts, cuts, window_days)
     everything = Dataset(parts)
     final = classifier().fit(everything.X, everything.y)
-    reference = np.nanmedian(everything.X, axis=0)
+    with warnings.catch_warnings():
+        # A feature missing for everyone (nobody bought twice) has no median; NaN is "missing" to the trees too.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        reference = np.nanmedian(everything.X, axis=0)
     card["training_rows"] = len(everything.y)
     card["cutoffs"] = [
         {"cutoff": c.date().isoformat(), "customers": t.num_rows, "churned": int(y.sum())}
