@@ -199,3 +199,25 @@ def test_backtest_before_any_run_says_what_to_do(tmp_path: Path) -> None:
     shop(tmp_path, "predictions:\n  churn: {}\n")
     result = CliRunner().invoke(app, ["models", "backtest", "-p", str(tmp_path)])
     assert result.exit_code != 0 and "run `custdim run` first" in result.output, result.output
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_the_same_project_runs_on_spark(project: Project, tmp_path: Path, spark_session: object) -> None:
+    import shutil
+
+    root = Path(project.config.resolve("."))
+    for name in ("customers.csv", "orders.csv"):
+        shutil.copy(root / name, tmp_path / name)
+    (tmp_path / "custdim.yaml").write_text(CHURN.replace("name: churn\n", "name: churn\nengine: spark\n"))
+    spark = Project.load(tmp_path)
+    assert spark.run().status == "succeeded"
+    sql = "SELECT CustomerId, ChurnScore, RiskBand FROM ChurnPrediction ORDER BY CustomerId"
+    duck_rows, spark_rows = project.sql(sql).to_pylist(), spark.sql(sql).to_pylist()
+    assert len(duck_rows) == len(spark_rows)
+    # Features are rounded to 6 decimals before training: both engines give the model the same numbers.
+    for a, b in zip(duck_rows, spark_rows, strict=True):
+        assert a["CustomerId"] == b["CustomerId"] and a["RiskBand"] == b["RiskBand"]
+        assert a["ChurnScore"] == pytest.approx(b["ChurnScore"], abs=1e-6)
+    cards = [json.loads(Path(p.lake.path("models", "churn.json")).read_text()) for p in (project, spark)]
+    assert cards[0]["validation"] == cards[1]["validation"]
