@@ -24,7 +24,9 @@ PUBLISH_POINTS = (
     "run.locked",
     "stage.publish.begun",
     "publish.start",
-    *(f"publish.copied.{name}" for name in EXPORT_ENTITIES),
+    # The copy loop does the same for every entity: a crash after the first, the second and the last copy covers
+    # it (one subprocess run each; all sixteen took ~100 s of the suite).
+    *(f"publish.copied.{name}" for name in (EXPORT_ENTITIES[0], EXPORT_ENTITIES[1], EXPORT_ENTITIES[-1])),
     "publish.snapshot_complete",
     "publish.manifest_swapped",
     "catalog.before_swap",
