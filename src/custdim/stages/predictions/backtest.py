@@ -14,6 +14,7 @@ from custdim.report import StageReport, now_iso
 from custdim.stages.context import RunContext
 from custdim.stages.insights.asof import resolve_as_of
 from custdim.stages.predictions import churn, clv, recommendations
+from custdim.stages.predictions.stage import CARDS
 
 
 def backtest(ctx: RunContext, report: StageReport) -> dict[str, dict[str, Any]]:
@@ -35,11 +36,10 @@ def backtest(ctx: RunContext, report: StageReport) -> dict[str, dict[str, Any]]:
     if not results:
         raise StageError("no model to backtest: switch one on under predictions: (clv, churn or recommendations)")
     at = now_iso()
-    cards = {"clv": clv.MODEL_CARD, "churn": churn.MODEL_CARD, "recommendations": recommendations.MODEL_CARD}
     for name, result in results.items():
         result = {"run_at": at, "as_of": as_of.date.isoformat(), **result}
         results[name] = result
-        path = lake.path(*cards[name])
+        path = lake.path(*CARDS[name])
         card = lake.read_json(path) if lake.exists(path) else {"status": "not fitted yet"}
         lake.write_json(path, {**card, "backtest": result})
         if result["status"] != "succeeded":
