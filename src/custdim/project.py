@@ -262,6 +262,26 @@ class Project:
         """Hold the lake's run lock for work that writes the lake outside the run loop."""
         return RunLock(self.lake).hold(f"{purpose}-{new_run_id()}", wait=wait)
 
+    def export_history(self) -> list[dict[str, Any]]:
+        """The export snapshots, newest first: complete, current, rows, and whether one can roll back to it."""
+        from custdim.stages.publish.snapshots import history
+
+        return history(self.lake)
+
+    def export_rollback(self, snapshot: str, wait: bool = False) -> dict[str, Any]:
+        """Publish an earlier complete snapshot again: its manifest replaces the current one in one atomic write,
+        then the SQL catalog follows. Holds the run lock, so no run publishes meanwhile."""
+        from custdim.stages.publish import catalog
+        from custdim.stages.publish.snapshots import manifest_snapshot, read_manifest, rollback_manifest
+
+        with self.lock("rollback", wait=wait):
+            doc = rollback_manifest(self.lake, snapshot)
+            before = read_manifest(self.lake)
+            self.lake.write_json(self.lake.export_manifest(), doc)
+            failpoints.reached("rollback.manifest_swapped")
+            catalog.build(self.lake, doc)
+        return {"snapshot": snapshot, "previous": manifest_snapshot(before) if before else None}
+
     def runs(self, limit: int = 10) -> list[RunReport]:
         """The latest run reports, newest first."""
         root = self.lake.path("_runs")

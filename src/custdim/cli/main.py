@@ -341,6 +341,45 @@ def models_backtest(
         show(console, results)
 
 
+export_app = typer.Typer(help="The published export's snapshots: history and rollback.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("history")
+@_errors
+def export_history(
+    project: ProjectDir = Path(),
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """List the export snapshots, newest first: which one readers see, and which ones you can roll back to."""
+    import json
+
+    from custdim.cli.render import export_history as show
+    from custdim.project import Project
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not {fmt!r}")
+    snaps = Project.load(project).export_history()
+    if fmt == "json":
+        console.print_json(json.dumps(snaps))
+    else:
+        show(console, snaps)
+
+
+@export_app.command("rollback")
+@_errors
+def export_rollback(
+    snapshot: Annotated[str, typer.Argument(help="A snapshot listed by `custdim export history`.")],
+    project: ProjectDir = Path(),
+    wait: Annotated[bool, typer.Option("--wait", help="Queue behind a running run instead of failing.")] = False,
+) -> None:
+    """Publish an earlier snapshot again (readers and `custdim sql` see it at once; the next run publishes anew)."""
+    from custdim.project import Project
+
+    done = Project.load(project).export_rollback(snapshot, wait=wait)
+    console.print(f"published snapshot {escape(done['snapshot'])} (was {escape(str(done['previous']))})")
+
+
 segment_app = typer.Typer(help="Preview, compare, explain and export segments.", no_args_is_help=True)
 app.add_typer(segment_app, name="segment")
 

@@ -407,6 +407,23 @@ def model_cards(console: Console, cards: list[dict[str, Any]]) -> None:
 _FIT_FACTS = ("log_likelihood", "converged", "iterations")
 
 
+def export_history(console: Console, snaps: list[dict[str, Any]]) -> None:
+    """One row per snapshot, newest first."""
+    if not snaps:
+        console.print("nothing is published yet: run `custdim run` first")
+        return
+    table = Table(title="export snapshots (newest first)")
+    for column in ("snapshot", "state", "completed", "rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for s in snaps:
+        state = "published" if s["current"] else "complete" if s["complete"] else "incomplete"
+        if s["complete"] and not s["current"] and not s["can_roll_back"]:
+            state += " (no rollback: written before manifests were kept)"
+        rows = f"{sum(s['rows'].values()):,}" if s["rows"] else "-"
+        table.add_row(escape(s["snapshot"]), state, escape(str(s["completed_at"] or "-")), rows)
+    console.print(table)
+
+
 def backtest(console: Console, results: dict[str, dict[str, Any]]) -> None:
     """One row per model: the window it was scored on and how it did against its baseline."""
     table = Table(title="backtest: each model fitted before its horizon, scored on what happened next")

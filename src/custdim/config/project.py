@@ -10,6 +10,7 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from custdim.config.activities import Activity
 from custdim.config.base import Model, check_identifier
+from custdim.config.export import Export
 from custdim.config.measures import Measure
 from custdim.config.predictions import Predictions
 from custdim.config.segments import ALL_CUSTOMERS, Segment
@@ -42,6 +43,7 @@ class ProjectConfig(Model):
     measures: list[Measure] = Field(default_factory=list)
     predictions: Predictions = Field(default_factory=Predictions)
     segments: list[Segment] = Field(default_factory=list)
+    export: Export = Field(default_factory=Export)
 
     _root: Path = PrivateAttr(default=Path())
     _file: str = PrivateAttr(default="custdim.yaml")

@@ -29,9 +29,11 @@ def marker(lake: Lake, run_id: str) -> str:
     return posixpath.join(lake.snapshot(run_id), MARKER)
 
 
-def mark_complete(lake: Lake, run_id: str, rows: dict[str, int]) -> None:
-    """Declare a snapshot whole: every entity copied and verified (row counts as written)."""
-    lake.write_json(marker(lake, run_id), {"run_id": run_id, "completed_at": now_iso(), "rows": rows})
+def mark_complete(lake: Lake, run_id: str, rows: dict[str, int], manifest: dict[str, Any]) -> None:
+    """Declare a snapshot whole: every entity copied and verified (row counts as written). The marker also keeps
+    the manifest document that publishes the snapshot, for a later rollback."""
+    doc = {"run_id": run_id, "completed_at": now_iso(), "rows": rows, "manifest": manifest}
+    lake.write_json(marker(lake, run_id), doc)
 
 
 def is_complete(lake: Lake, run_id: str) -> bool:
@@ -101,6 +103,48 @@ def prune(lake: Lake, keep: int, protected: set[str]) -> list[str]:
         removed.append(snap)
         failpoints.reached("publish.pruned_one")
     return removed
+
+
+def history(lake: Lake) -> list[dict[str, Any]]:
+    """Every snapshot folder, newest first: run id, whether it is complete, published now, and can be rolled back
+    to, when it was completed and its row counts."""
+    doc = read_manifest(lake)
+    current = manifest_snapshot(doc) if doc is not None else None
+    out = []
+    for snap in reversed(all_snapshots(lake)):
+        info: dict[str, Any] = {}
+        if is_complete(lake, snap):
+            info = lake.read_json(marker(lake, snap))
+        out.append(
+            {
+                "snapshot": snap,
+                "complete": bool(info),
+                "current": snap == current,
+                "completed_at": info.get("completed_at"),
+                "rows": info.get("rows", {}),
+                "can_roll_back": "manifest" in info,
+            }
+        )
+    return out
+
+
+def rollback_manifest(lake: Lake, snapshot: str) -> dict[str, Any]:
+    """The manifest document that re-publishes ``snapshot``; StageError naming the snapshots one can roll back to
+    when it is unknown, incomplete, already published or older than the rollback feature."""
+    snaps = history(lake)
+    usable = [s["snapshot"] for s in snaps if s["can_roll_back"] and not s["current"]]
+    valid = f"snapshots to roll back to: {', '.join(usable)}" if usable else "no other snapshot to roll back to"
+    found = next((s for s in snaps if s["snapshot"] == snapshot), None)
+    if found is None:
+        raise StageError(f"no snapshot {snapshot!r} under {lake.url('export', 'snapshots')}; {valid}")
+    if not found["complete"]:
+        raise StageError(f"snapshot {snapshot} is incomplete (a run died while writing it); {valid}")
+    if found["current"]:
+        raise StageError(f"snapshot {snapshot} is already the published one; {valid}")
+    if not found["can_roll_back"]:
+        raise StageError(f"snapshot {snapshot} was written before custdim kept manifests for rollback; {valid}")
+    manifest: dict[str, Any] = lake.read_json(marker(lake, snapshot))["manifest"]
+    return manifest
 
 
 def published(lake: Lake, engine: Engine, names: tuple[str, ...]) -> dict[str, ir.Table]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from custdim import failpoints
+from custdim.config.export import KEEP_SNAPSHOTS as DEFAULT_KEEP
 from custdim.contracts import (
     ALTERNATE_KEY,
     BRAND_AFFINITY,
@@ -68,7 +69,7 @@ DESCRIPTIONS = {
     PRODUCT_RECOMMENDATION: "Per customer: the recommended products (ProductId, Rank, Score) from item-to-item "
     "co-purchase similarity (lake/models/recommendations.json).",
 }
-KEEP_SNAPSHOTS = 3
+KEEP_SNAPSHOTS = DEFAULT_KEEP
 
 
 def run(ctx: RunContext, report: StageReport) -> None:
@@ -82,9 +83,6 @@ def run(ctx: RunContext, report: StageReport) -> None:
             failpoints.reached(f"publish.copied.{name}")
             advance()
         _verify(ctx, entities, rows)
-        snapshots.mark_complete(lake, ctx.run_id, rows)
-        failpoints.reached("publish.snapshot_complete")
-        advance()
         relationships = [
             Relationship(e, "CustomerId", CUSTOMER, "CustomerId")
             for e in (
@@ -98,6 +96,10 @@ def run(ctx: RunContext, report: StageReport) -> None:
             )
         ]
         doc = Manifest("export", entities, relationships).to_json()
+        # The marker keeps the manifest that publishes this snapshot: `custdim export rollback` re-publishes it.
+        snapshots.mark_complete(lake, ctx.run_id, rows, doc)
+        failpoints.reached("publish.snapshot_complete")
+        advance()
         # The commit: until this write, readers keep seeing the previous snapshot.
         lake.write_json(lake.export_manifest(), doc)
         failpoints.reached("publish.manifest_swapped")
@@ -105,7 +107,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
         catalog.build(lake, doc)
         failpoints.reached("publish.catalog_swapped")
         protected = {ctx.run_id, catalog.catalog_snapshot(lake) or ctx.run_id}
-        removed = snapshots.prune(lake, KEEP_SNAPSHOTS, protected)
+        removed = snapshots.prune(lake, ctx.config.export.keep_snapshots, protected)
         failpoints.reached("publish.pruned")
         advance()
     report.rows_out.update(rows)
