@@ -5,12 +5,15 @@ Only the models named here run; ``predictions: {clv: {}}`` switches customer lif
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from custdim.config.base import Model, check_identifier
 from custdim.config.measures import parse_duration
+
+ActivityType = Annotated[str, AfterValidator(lambda v: check_identifier(v, "activity type"))]
+"""An activity type name (SalesOrder, SalesOrderLine ...), checked like every identifier the models put in SQL."""
 
 TIME_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 """Length of each time unit in days (a month is a twelfth of the average year)."""
@@ -33,7 +36,9 @@ class HighValue(Model):
 class Clv(Model):
     """Customer lifetime value: BG/NBD (how often, and whether still active) times Gamma-Gamma (how much)."""
 
-    activity: str = Field(default="SalesOrder", description="The amount-bearing activity type (orders, receipts)")
+    activity: ActivityType = Field(
+        default="SalesOrder", description="The amount-bearing activity type (orders, receipts)"
+    )
     horizon: str = Field(default="12m", description="How far ahead to predict: 12m, 39w, 365d ...")
     time_unit: Literal["day", "week", "month"] = Field(
         default="week", description="The unit the fitted parameters are reported in"
@@ -45,11 +50,6 @@ class Clv(Model):
         "happened in the last horizon",
     )
 
-    @field_validator("activity")
-    @classmethod
-    def _activity(cls, v: str) -> str:
-        return check_identifier(v, "activity type")
-
     @field_validator("horizon")
     @classmethod
     def _horizon(cls, v: str) -> str:
@@ -60,7 +60,7 @@ class Clv(Model):
 class Churn(Model):
     """Transactional churn: a customer with no purchase in the ``definition_days`` after a cut-off has churned."""
 
-    activity: str = Field(default="SalesOrder", description="The purchase activity type (orders, receipts)")
+    activity: ActivityType = Field(default="SalesOrder", description="The purchase activity type (orders, receipts)")
     definition_days: int = Field(
         default=90, ge=7, le=730, description="No purchase in this many days after the cut-off means churned"
     )
@@ -72,24 +72,16 @@ class Churn(Model):
         "held out for validation",
     )
 
-    @field_validator("activity")
-    @classmethod
-    def _activity(cls, v: str) -> str:
-        return check_identifier(v, "activity type")
-
 
 class Affinity(Model):
     """First-party brand and interest affinity from the customers' own spend, as a smoothed lift over the
     population's share. Leave a field out (``null``) to skip that affinity."""
 
-    activity: str = Field(default="SalesOrderLine", description="The activity type whose rows carry the fields")
+    activity: ActivityType = Field(
+        default="SalesOrderLine", description="The activity type whose rows carry the fields"
+    )
     brand_field: str | None = Field(default="Brand", description="UnifiedActivity column with the brand")
     interest_field: str | None = Field(default="Category", description="UnifiedActivity column with the interest")
-
-    @field_validator("activity")
-    @classmethod
-    def _activity(cls, v: str) -> str:
-        return check_identifier(v, "activity type")
 
     @model_validator(mode="after")
     def _some(self) -> Affinity:
@@ -102,7 +94,7 @@ class Recommendations(Model):
     """Item-to-item co-purchase recommendations, evaluated on the last month held out against the most popular
     products."""
 
-    activity: str = Field(default="SalesOrderLine", description="The activity type whose rows name a Product")
+    activity: ActivityType = Field(default="SalesOrderLine", description="The activity type whose rows name a Product")
     items: int = Field(default=5, ge=1, le=100, description="Products recommended per customer")
     allow_repeat: bool = Field(
         default=False, description="Whether products the customer already bought may be recommended"
@@ -111,11 +103,6 @@ class Recommendations(Model):
         default=None, description="Only purchases in this window before as_of count (12m, 26w ...); default: all"
     )
     holdout: str = Field(default="1m", description="The window held out for validation")
-
-    @field_validator("activity")
-    @classmethod
-    def _activity(cls, v: str) -> str:
-        return check_identifier(v, "activity type")
 
     @field_validator("lookback", "holdout")
     @classmethod

@@ -30,6 +30,7 @@ from custdim.report import StageReport
 from custdim.stages.context import RunContext
 from custdim.stages.insights.asof import AsOf, resolve_as_of
 from custdim.stages.insights.predicates import Where, column_of
+from custdim.stages.predictions.clv import purchase_rows
 
 SCHEMA = pa.schema(
     [
@@ -51,10 +52,8 @@ TOP = 3
 
 def scores(activity: ir.Table, kind: str, column: ir.Column, as_of: AsOf) -> ir.Table:
     """The affinity rows (SCHEMA) of every customer over the values of ``column`` (a column of ``activity``)."""
-    a = activity.mutate(_v=column.cast("string"))
-    test = (a.ActivityType == kind) & (a.ActivityTimeStamp < ibis.literal(as_of.end, "timestamp"))
-    test = test & ~a.IsReturn.fill_null(False) & a._v.notnull() & (a.Amount > 0)
-    a = a.filter(test)
+    a = purchase_rows(activity.mutate(_v=column.cast("string")), kind, None, as_of.end)
+    a = a.filter(a._v.notnull() & (a.Amount > 0))
     spend = a.group_by(CustomerId=a.CustomerId, Name=a._v).agg(s=a.Amount.sum().cast("float64"))
     per_customer = spend.group_by(_cid=spend.CustomerId).agg(S=spend.s.sum())
     per_value = spend.group_by(_name=spend.Name).agg(V=spend.s.sum())

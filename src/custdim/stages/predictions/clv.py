@@ -62,14 +62,19 @@ class Skipped(Exception):
     """Too little data for the model; the message says what is missing."""
 
 
-def purchase_days(activity: ir.Table, kind: str, start: dt.datetime | None, end: dt.datetime) -> ir.Table:
-    """CustomerId, Day, Value: one row per customer and day with a purchase in [start, end)."""
+def purchase_rows(activity: ir.Table, kind: str, start: dt.datetime | None, end: dt.datetime) -> ir.Table:
+    """The rows every model counts as purchases: activities of type ``kind`` in [start, end) that are no return."""
     a = activity
     test = (a.ActivityType == kind) & (a.ActivityTimeStamp < ibis.literal(end, "timestamp"))
     test = test & ~a.IsReturn.fill_null(False)
     if start is not None:
         test = test & (a.ActivityTimeStamp >= ibis.literal(start, "timestamp"))
-    a = a.filter(test)
+    return a.filter(test)
+
+
+def purchase_days(activity: ir.Table, kind: str, start: dt.datetime | None, end: dt.datetime) -> ir.Table:
+    """CustomerId, Day, Value: one row per customer and day with a purchase in [start, end)."""
+    a = purchase_rows(activity, kind, start, end)
     return a.group_by(CustomerId=a.CustomerId, Day=a.ActivityTimeStamp.date()).agg(Value=a.Amount.fill_null(0).sum())
 
 

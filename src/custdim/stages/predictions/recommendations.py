@@ -29,6 +29,7 @@ from custdim.contracts import PRODUCT_RECOMMENDATION, UNIFIED_ACTIVITY
 from custdim.report import StageReport
 from custdim.stages.context import RunContext
 from custdim.stages.insights.asof import AsOf, resolve_as_of, window_start
+from custdim.stages.predictions.clv import purchase_rows
 
 MODEL_CARD = ("models", "recommendations.json")
 NEIGHBOURS = 20
@@ -48,12 +49,8 @@ class Skipped(Exception):
 
 def purchases(activity: ir.Table, kind: str, start: dt.datetime | None, end: dt.datetime) -> ir.Table:
     """Distinct (CustomerId, ProductId) bought in [start, end)."""
-    a = activity
-    test = (a.ActivityType == kind) & (a.ActivityTimeStamp < ibis.literal(end, "timestamp"))
-    test = test & ~a.IsReturn.fill_null(False) & a.Product.notnull()
-    if start is not None:
-        test = test & (a.ActivityTimeStamp >= ibis.literal(start, "timestamp"))
-    a = a.filter(test)
+    a = purchase_rows(activity, kind, start, end)
+    a = a.filter(a.Product.notnull())
     return a.select(CustomerId=a.CustomerId, ProductId=a.Product.cast("string")).distinct()
 
 
