@@ -14,7 +14,7 @@ import pytest
 from custdim.project import Project
 from custdim.stages.predictions.churn import FEATURES, features, labels
 from tests.insights.projects import shop
-from tests.predictions.test_clv import btyd_orders
+from tests.predictions.test_clv import MINIMAL, btyd_orders
 
 CUT = dt.datetime(2025, 4, 1)
 
@@ -82,26 +82,14 @@ def test_features_never_see_past_the_cut_off(engine) -> None:  # type: ignore[no
     assert a.to_pylist() == b.to_pylist()
 
 
-CHURN = """name: churn
-as_of: 2025-06-30
-sources:
-  - name: s
-    type: files
-    tables:
-      - {name: customers, path: customers.csv, primary_key: id}
-      - {name: orders, path: orders.csv, primary_key: order_id}
-unify:
-  tables:
-    - {table: s.customers, fields: {email: Identity.Service.Email}}
-activities:
-  - {table: s.orders, type: SalesOrder, customer: {table: s.customers, foreign_key: customer}, timestamp: at,
-     amount: amount}
-predictions:
-  churn: {definition_days: 90}
-segments:
-  - name: at-risk
-    all: [{field: RiskBand, op: "=", value: High}]
-"""
+# The minimal project of the CLV tests (one customer table, one field, one order table), with churn instead.
+CHURN = MINIMAL.split("predictions:")[0].replace("name: minimal", "name: churn") + (
+    "predictions:\n"
+    "  churn: {definition_days: 90}\n"
+    "segments:\n"
+    "  - name: at-risk\n"
+    '    all: [{field: RiskBand, op: "=", value: High}]\n'
+)
 CUSTOMERS = 1500
 
 
