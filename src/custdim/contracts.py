@@ -124,12 +124,16 @@ EXPLAIN_ENTITIES = (CUSTOMER, ALTERNATE_KEY, MATCH_PAIRS, CUSTOMER_PROVENANCE)
 
 ID_HISTORY_ENTITIES = (ALTERNATE_KEY, ID_CHANGE_LOG)
 """The published entities the next run's merge reads back to keep CustomerIds stable."""
+STATE_ENTITIES = (*ID_HISTORY_ENTITIES, *SEGMENT_HISTORY_ENTITIES)
+"""Entities every snapshot keeps as Parquet (in its _state folder unless exported as Parquet) for the next run."""
 
 # ---------------------------------------------------------------------------------------------------------------
 # Manifests.
 
 EXPORT_MANIFEST = "export.manifest.cdm.json"
 """The published manifest under ``export/``: its atomic replacement is what publishes a snapshot."""
+MODEL_JSON = "model.json"
+"""The same export in the legacy model.json format, beside the manifest."""
 
 RAW_MANIFEST = "raw.manifest.cdm.json"
 """The manifest of the landed source tables under ``raw/``, written by ingest."""

@@ -64,6 +64,18 @@ def validate_project(config: ProjectConfig) -> list[str]:
     problems += _recency_problems(config, columns)
     for i, a in enumerate(config.activities):
         used = [("customer.foreign_key", a.customer.foreign_key), ("timestamp", a.timestamp), ("amount", a.amount)]
+        own = columns.get(a.table)
+        if a.parent is not None:
+            problems += _missing(columns, a.table, f"activities[{i}].parent.key", [a.parent.key], by_name=False)
+            parent = columns.get(a.parent.table)
+            if own is not None and parent is not None:
+                # A line borrows what it lacks (the customer key, the time) from its parent row.
+                columns = {**columns, f"{a.table} or {a.parent.table}": own + [c for c in parent if c not in own]}
+                for name, column in used:
+                    if column is not None:
+                        where = f"{a.table} or {a.parent.table}"
+                        problems += _missing(columns, where, f"activities[{i}].{name}", [column], by_name=False)
+                continue
         for name, column in used:
             if column is not None:
                 problems += _missing(columns, a.table, f"activities[{i}].{name}", [column], by_name=False)

@@ -102,6 +102,10 @@ class Project:
         selected = [s for s in STAGES if stage is None or s.name == stage]
         if not selected:
             raise StageError(f"unknown stage {stage!r}; valid stages: {', '.join(STAGE_NAMES)}")
+        if any(s.name == "publish" for s in selected) and self.config.export.pseudonymize:
+            from custdim.stages.publish.pseudonym import load_key
+
+            load_key(self.config)  # a missing key fails now, not after every stage before publish ran
         report = RunReport(run_id=new_run_id(), project=self.name, engine=engine or self.config.engine)
         with self._running(
             self.lake, selected, report, record=True, progress=progress, wait=wait, keep_steps=keep_steps
@@ -272,13 +276,20 @@ class Project:
         """Publish an earlier complete snapshot again: its manifest replaces the current one in one atomic write,
         then the SQL catalog follows. Holds the run lock, so no run publishes meanwhile."""
         from custdim.stages.publish import catalog
-        from custdim.stages.publish.snapshots import manifest_snapshot, read_manifest, rollback_manifest
+        from custdim.stages.publish.snapshots import (
+            legacy_document,
+            manifest_snapshot,
+            read_manifest,
+            rollback_manifest,
+            sync_model_json,
+        )
 
         with self.lock("rollback", wait=wait):
             doc = rollback_manifest(self.lake, snapshot)
             before = read_manifest(self.lake)
             self.lake.write_json(self.lake.export_manifest(), doc)
             failpoints.reached("rollback.manifest_swapped")
+            sync_model_json(self.lake, snapshot, legacy_document(self.lake, snapshot))
             catalog.build(self.lake, doc)
         return {"snapshot": snapshot, "previous": manifest_snapshot(before) if before else None}
 

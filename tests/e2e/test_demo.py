@@ -243,3 +243,23 @@ def test_segments_use_churn_and_affinity(demo_run: DemoResult) -> None:
         "SELECT count(*) AS n FROM BrandAffinity WHERE Rank = 1 AND Name = 'Kestrel' AND Score >= 70"
     ).to_pylist()[0]["n"]
     assert sizes.get("kestrel-lovers", 0) == kestrel > 0
+
+
+def test_validate_accepts_the_demo_project_and_checks_columns_borrowed_from_a_parent(
+    demo_run: DemoResult, tmp_path: Path
+) -> None:
+    """Receipt lines take the member and the time from their receipt: validate looks for them there too."""
+    from custdim.config.loader import load_project_config
+    from custdim.errors import ConfigError
+    from custdim.preflight import validate_project
+
+    validate_project(load_project_config(demo_run.directory))
+    text = (demo_run.directory / "custdim.yaml").read_text()
+    lines_block = text.index("  - table: pos.receipt_lines")
+    broken = text[:lines_block] + text[lines_block:].replace("timestamp: purchased_at", "timestamp: purchasd_at", 1)
+    project = tmp_path / "custdim.yaml"
+    project.write_text(broken.replace("path: data/", f"path: {demo_run.directory}/data/"))
+    with pytest.raises(ConfigError) as info:
+        validate_project(load_project_config(tmp_path))
+    assert info.value.key == "activities[2].timestamp"
+    assert "pos.receipt_lines or pos.receipts" in str(info.value) and "'purchased_at'" in str(info.value)

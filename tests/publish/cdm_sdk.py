@@ -47,6 +47,7 @@ class SdkEntity:
     definition_name: str | None  # entityName of the definition the SDK fetched (None: not found)
     attributes: list[tuple[str, str | None]]  # (name, dataFormat) of the resolved entity, in order
     partitions: list[SdkPartition]
+    traits: dict[str, list[str]] = field(default_factory=dict)  # attribute -> traits of the resolved attribute
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,11 @@ def _format(attribute: object) -> str | None:
     return str(attribute.data_format.value)
 
 
-async def _resolved_attributes(entity: CdmEntityDefinition) -> list[tuple[str, str | None]]:
+async def _resolved_attributes(entity: CdmEntityDefinition) -> list[tuple[str, str | None, list[str]]]:
     resolved = await entity.create_resolved_entity_async(f"{entity.entity_name}_SdkResolved")
     if resolved is None:
         return []
-    return [(a.name, _format(a)) for a in resolved.attributes]
+    return [(a.name, _format(a), [t.named_reference for t in a.applied_traits]) for a in resolved.attributes]
 
 
 async def _load(folder: Path, manifest_file: str, out: SdkManifest) -> None:
@@ -119,9 +120,9 @@ async def _load(folder: Path, manifest_file: str, out: SdkManifest) -> None:
     out.name = manifest.manifest_name
     await manifest.file_status_check_async()
     storage = corpus.storage
-    resolved: dict[str, list[tuple[str, str | None]]] = {}
+    resolved: dict[str, list[tuple[str, str | None, list[str]]]] = {}
 
-    async def attributes_of(corpus_path: str) -> tuple[str | None, list[tuple[str, str | None]]]:
+    async def resolve(corpus_path: str) -> tuple[str | None, list[tuple[str, str | None, list[str]]]]:
         entity = await corpus.fetch_object_async(corpus_path, manifest)
         if not isinstance(entity, CdmEntityDefinition):
             return None, []
@@ -129,9 +130,14 @@ async def _load(folder: Path, manifest_file: str, out: SdkManifest) -> None:
             resolved[corpus_path] = await _resolved_attributes(entity)
         return entity.entity_name, resolved[corpus_path]
 
+    async def attributes_of(corpus_path: str) -> tuple[str | None, list[tuple[str, str | None]]]:
+        name, attrs = await resolve(corpus_path)
+        return name, [(a, f) for a, f, _ in attrs]
+
     for decl in manifest.entities:
         entity_path = storage.create_absolute_corpus_path(decl.entity_path, manifest)
         definition_name, attributes = await attributes_of(entity_path)
+        attribute_traits = {a: t for a, _, t in (await resolve(entity_path))[1]}
         partitions = []
         for p in decl.data_partitions:
             corpus_path = storage.create_absolute_corpus_path(p.location, manifest)
@@ -151,7 +157,9 @@ async def _load(folder: Path, manifest_file: str, out: SdkManifest) -> None:
                     p.last_file_modified_time,
                 )
             )
-        out.entities.append(SdkEntity(decl.entity_name, entity_path, definition_name, attributes, partitions))
+        out.entities.append(
+            SdkEntity(decl.entity_name, entity_path, definition_name, attributes, partitions, attribute_traits)
+        )
 
     for rel in manifest.relationships:
         from_entity = storage.create_absolute_corpus_path(rel.from_entity, manifest)

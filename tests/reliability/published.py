@@ -69,6 +69,14 @@ def assert_consistent_export(project_dir: Path) -> str:
     assert count == [[marker["rows"]["Customer"]]]
     for name, expected in marker["rows"].items():
         assert project.sql(f'SELECT count(*) FROM "{name}"').column(0).to_pylist() == [expected]
+    # model.json is written just after the manifest: it names the same snapshot or the one before, whole either way.
+    legacy = snapshots.model_json_snapshot(lake)
+    if legacy is not None:
+        assert snapshots.is_complete(lake, legacy), f"model.json names the incomplete snapshot {legacy}"
+        doc = json.loads(Path(lake.path("export", "model.json")).read_text())
+        for entity in doc["entities"]:
+            missing = [p["location"] for p in entity["partitions"] if not Path(p["location"]).exists()]
+            assert not missing, f"model.json: {entity['name']} partitions are missing: {missing[:3]}"
     return published
 
 

@@ -16,6 +16,7 @@ from custdim.config.predictions import Predictions
 from custdim.config.segments import ALL_CUSTOMERS, Segment
 from custdim.config.sources import FileTable, Source
 from custdim.config.unify import Unify
+from custdim.contracts import CUSTOMER, EXPORT_ENTITIES
 
 ENGINES = ("duckdb", "spark")
 
@@ -121,6 +122,45 @@ class ProjectConfig(Model):
             if a.parent is not None and a.parent.table not in tables:
                 raise CrossCheckError(f"activities[{i}].parent.table", _unknown("table", a.parent.table, tables))
         self._check_measures_and_segments()
+        self._check_export()
+
+    def customer_columns(self) -> list[str]:
+        """The Customer entity's profile fields: unified fields (renamed, minus excluded) and collected lists."""
+        merge = self.unify.merge
+        out = [merge.rename.get(f, f) for f in self.unify.fields() if f not in merge.exclude]
+        out += [name for name, p in merge.fields.items() if p.policy == "collect" and name not in out]
+        return out
+
+    def pseudonymized_columns(self) -> list[str]:
+        """Customer columns hashed in the export: the listed fields and the lists collected from them."""
+        merge = self.unify.merge
+        listed = set(self.export.pseudonymize)
+        collected = [
+            name
+            for name, p in merge.fields.items()
+            if p.policy == "collect" and merge.rename.get(p.from_field or name, p.from_field or name) in listed
+        ]
+        return [c for c in self.customer_columns() if c in listed or c in collected]
+
+    def _check_export(self) -> None:
+        export = self.export
+        if export.entities is not None:
+            for i, name in enumerate(export.entities):
+                if name not in EXPORT_ENTITIES:
+                    raise CrossCheckError(f"export.entities[{i}]", _unknown("entity", name, list(EXPORT_ENTITIES)))
+                if export.entities.index(name) != i:
+                    raise CrossCheckError(f"export.entities[{i}]", f"{name!r} is listed twice")
+            if CUSTOMER not in export.entities:
+                raise CrossCheckError("export.entities", f"must include {CUSTOMER}: every other entity relates to it")
+        columns = self.customer_columns()
+        for i, name in enumerate(export.pseudonymize):
+            if name not in columns:
+                raise CrossCheckError(f"export.pseudonymize[{i}]", _unknown("Customer field", name, columns))
+
+    def exported_entities(self) -> list[str]:
+        """The entities a publish writes, in contract order."""
+        wanted = self.export.entities
+        return [e for e in EXPORT_ENTITIES if wanted is None or e in wanted]
 
     def _check_measures_and_segments(self) -> None:
         seen: dict[str, int] = {}

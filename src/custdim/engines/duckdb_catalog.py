@@ -12,28 +12,64 @@ from pathlib import Path
 import duckdb
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 import sqlglot
+from ibis.backends.sql.datatypes import DuckDBType
 from sqlglot import exp
 
 from custdim import failpoints
 from custdim.ldw.guard import QueryError as QueryError  # moved; user queries now go through duckdb_reader
 
 
-def _base_view(name: str, files: list[str]) -> str:
-    source = exp.func("read_parquet", exp.Array(expressions=[exp.Literal.string(f) for f in files]))
+def _base_view(name: str, files: list[str], schema: pa.Schema | None = None, kind: str = "parquet") -> str:
+    paths = exp.Array(expressions=[exp.Literal.string(f) for f in files])
+    source = _read_csv(paths, schema) if kind == "csv" and schema is not None else exp.func("read_parquet", paths)
     select = sqlglot.select("*").from_(source)
     return exp.Create(this=exp.to_table(name, quoted=True), kind="VIEW", expression=select, replace=True).sql("duckdb")
+
+
+def _read_csv(paths: exp.Array, schema: pa.Schema) -> exp.Expr:
+    """read_csv with the exact column types the export recorded: nothing is sniffed, an empty quoted field stays
+    an empty string (an unquoted empty field is null, as the writer writes nulls)."""
+    types = ibis.schema(schema)
+    columns = exp.Struct(
+        expressions=[
+            exp.PropertyEQ(
+                this=exp.Literal.string(n), expression=exp.Literal.string(DuckDBType.from_ibis(t).sql("duckdb"))
+            )
+            for n, t in types.items()
+        ]
+    )
+    options = {
+        "header": exp.true(),
+        "auto_detect": exp.false(),
+        "delim": exp.Literal.string(","),
+        "quote": exp.Literal.string('"'),
+        "escape": exp.Literal.string('"'),
+        "allow_quoted_nulls": exp.false(),
+        "columns": columns,
+    }
+    args = [paths, *(exp.Kwarg(this=exp.var(k), expression=v) for k, v in options.items())]
+    return exp.Anonymous(this="read_csv", expressions=args)
 
 
 INFO_TABLE = "_custdim_catalog"
 TEMP_PREFIX = ".catalog-build-"
 
 
-def write_catalog(path: str, files: dict[str, list[str]], derived: dict[str, ir.Table], info: dict[str, str]) -> None:
+def write_catalog(
+    path: str,
+    files: dict[str, list[str]],
+    derived: dict[str, ir.Table],
+    info: dict[str, str],
+    schemas: dict[str, pa.Schema] | None = None,
+    kinds: dict[str, str] | None = None,
+) -> None:
     """(Re)build the catalog: one view per entity over its files, then the derived views, then swap it in.
 
-    ``info`` (which snapshot, which lake) is stored in a table beside the views, so that readers can tell whether
-    the catalog still matches the published manifest and the lake's current location.
+    ``kinds`` says which entities are CSV (read with the types in ``schemas``) rather than Parquet. ``info``
+    (which snapshot, which lake) is stored in a table beside the views, so that readers can tell whether the
+    catalog still matches the published manifest and the lake's current location.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +77,7 @@ def write_catalog(path: str, files: dict[str, list[str]], derived: dict[str, ir.
     con = duckdb.connect(str(tmp))
     try:
         for name, parts in files.items():
-            con.execute(_base_view(name, parts))
+            con.execute(_base_view(name, parts, (schemas or {}).get(name), (kinds or {}).get(name, "parquet")))
         for name, expr in derived.items():
             sql = ibis.to_sql(expr, dialect="duckdb")
             con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')

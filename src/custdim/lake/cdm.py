@@ -14,6 +14,32 @@ import pyarrow as pa
 
 FOUNDATIONS = [{"corpusPath": "cdm:/foundations.cdm.json"}]
 SCHEMA_VERSION = "1.0.0"
+CSV_SETTINGS = {
+    "columnHeaders": "true",
+    "delimiter": ",",
+    "quoteStyle": "QuoteStyle.Csv",
+    "csvStyle": "CsvStyle.QuoteAfterDelimiter",
+    "encoding": "UTF-8",
+}
+"""How custdim writes CSV partitions (a header row, RFC 4180 quoting), in the CDM trait's argument vocabulary."""
+MODEL_JSON_TYPES = {
+    "String": "string",
+    "Guid": "guid",
+    "Boolean": "boolean",
+    "Byte": "int64",
+    "Int16": "int64",
+    "Int32": "int64",
+    "Int64": "int64",
+    "Float": "double",
+    "Double": "double",
+    "Decimal": "decimal",
+    "Date": "date",
+    "Time": "time",
+    "DateTime": "dateTime",
+    "DateTimeOffset": "dateTimeOffset",
+    "Json": "json",
+}
+"""CDM dataFormat -> the legacy model.json dataType."""
 
 
 def cdm_data_format(dtype: pa.DataType) -> str:
@@ -50,6 +76,7 @@ class Attribute:
     data_format: str
     purpose: str | None = None
     description: str | None = None
+    traits: list[str] = field(default_factory=list)  # semantic traits, e.g. means.identity.service.email
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "dataFormat": self.data_format}
@@ -57,6 +84,8 @@ class Attribute:
             out["purpose"] = self.purpose
         if self.description:
             out["description"] = self.description
+        if self.traits:
+            out["appliedTraits"] = list(self.traits)
         return out
 
 
@@ -69,6 +98,7 @@ class Entity:
     partitions: list[str] = field(default_factory=list)  # locations relative to the manifest's folder
     schema_folder: str = ""  # folder of <Name>.cdm.json relative to the manifest's folder
     description: str | None = None
+    partition_format: str = "parquet"  # parquet or csv (CSV_SETTINGS)
 
     @classmethod
     def from_arrow(
@@ -78,13 +108,18 @@ class Entity:
         key: str | None = None,
         description: str | None = None,
         guids: frozenset[str] = frozenset(),
+        traits: dict[str, str] | None = None,
+        notes: dict[str, str] | None = None,
     ) -> Entity:
-        """An entity from an Arrow schema; ``guids`` names the text columns that hold GUIDs."""
+        """An entity from an Arrow schema; ``guids`` names the text columns that hold GUIDs, ``traits`` a column's
+        semantic trait and ``notes`` a column's description."""
         attrs = [
             Attribute(
                 f.name,
                 "Guid" if f.name in guids else cdm_data_format(f.type),
                 purpose="identifiedBy" if f.name == key else None,
+                description=(notes or {}).get(f.name),
+                traits=[(traits or {})[f.name]] if f.name in (traits or {}) else [],
             )
             for f in schema
         ]
@@ -113,10 +148,16 @@ class Entity:
             "entityName": self.name,
             "entityPath": self.entity_path,
             "dataPartitions": [
-                {"location": loc, "exhibitsTraits": [{"traitReference": "is.partition.format.parquet"}]}
-                for loc in self.partitions
+                {"location": loc, "exhibitsTraits": [self.partition_trait()]} for loc in self.partitions
             ],
         }
+
+    def partition_trait(self) -> dict[str, Any]:
+        """The trait that tells readers how to parse a partition."""
+        if self.partition_format == "csv":
+            args = [{"name": k, "value": v} for k, v in CSV_SETTINGS.items()]
+            return {"traitReference": "is.partition.format.CSV", "arguments": args}
+        return {"traitReference": "is.partition.format.parquet"}
 
 
 @dataclass
@@ -171,3 +212,53 @@ def manifest_from_json(data: dict[str, Any]) -> tuple[str, list[tuple[str, str, 
         for e in data.get("entities", [])
     ]
     return data.get("manifestName", ""), entities
+
+
+def model_json(manifest: Manifest, location: str) -> dict[str, Any]:
+    """The same export in the legacy model.json format, for tools that read only that.
+
+    model.json has no relative paths: partition locations are absolute, under ``location`` (the export folder as
+    readers address it: a local path, or an https URL on a cloud lake).
+    """
+    entities = []
+    for e in manifest.entities:
+        partitions = []
+        for i, loc in enumerate(e.partitions):
+            part: dict[str, Any] = {"name": f"{e.name}-part-{i:05d}", "location": posixpath.join(location, loc)}
+            if e.partition_format == "csv":
+                part["fileFormatSettings"] = {
+                    "$type": "CsvFormatSettings",
+                    "columnHeaders": True,
+                    "delimiter": CSV_SETTINGS["delimiter"],
+                    "quoteStyle": CSV_SETTINGS["quoteStyle"],
+                    "csvStyle": CSV_SETTINGS["csvStyle"],
+                    "encoding": CSV_SETTINGS["encoding"],
+                }
+            partitions.append(part)
+        entity: dict[str, Any] = {
+            "$type": "LocalEntity",
+            "name": e.name,
+            "attributes": [
+                {"name": a.name, "dataType": MODEL_JSON_TYPES.get(a.data_format, "string")} for a in e.attributes
+            ],
+            "partitions": partitions,
+        }
+        if e.description:
+            entity["description"] = e.description
+        entities.append(entity)
+    relationships = [
+        {
+            "$type": "SingleKeyRelationship",
+            "fromAttribute": {"entityName": r.from_entity, "attributeName": r.from_attribute},
+            "toAttribute": {"entityName": r.to_entity, "attributeName": r.to_attribute},
+        }
+        for r in manifest.relationships
+    ]
+    return {
+        "name": manifest.name,
+        "description": "custdim export (the same entities as the CDM manifest beside it)",
+        "version": "1.0",
+        "modifiedTime": datetime.now(UTC).isoformat(),
+        "entities": entities,
+        "relationships": relationships,
+    }

@@ -36,6 +36,28 @@ KNOWN_TYPES: tuple[str, ...] = (
     "Customer.CustomerId",
 )
 
+CDM_TRAITS = {
+    "Person.FirstName": "means.identity.person.firstName",
+    "Person.LastName": "means.identity.person.lastName",
+    "Person.MiddleName": "means.identity.person.middleName",
+    "Person.FullName": "means.identity.person.fullName",
+    "Person.Gender": "means.demographic.gender",
+    "Identity.Service.Email": "means.identity.service.email",
+    "Identity.Service.Phone": "means.identity.service.phone",
+    "Identity.GovernmentID": "means.identity.governmentID",
+    "Location.Address": "means.location.address",
+    "Location.Address.Street": "means.location.address.street",
+    "Location.City": "means.location.city",
+    "Location.County": "means.location.county",
+    "Location.State": "means.location.stateOrProvince",
+    "Location.PostalCode": "means.location.postalCode",
+    "Location.Country": "means.location.country",
+    "Location.Latitude": "means.location.latitude",
+    "Location.Longitude": "means.location.longitude",
+    "Organization.Name": "means.identity.company.name",
+}
+"""Semantic type -> the Common Data Model trait that marks a column holding it in the exported schema."""
+
 KNOWN_NAMESPACES = frozenset(t.split(".")[0] for t in KNOWN_TYPES)
 
 _TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]*(\.[A-Z][A-Za-z0-9]*)+$")

@@ -11,10 +11,9 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING
 
-import pyarrow.parquet as pq
-
 from custdim.errors import StageError
 from custdim.lake.cdm import manifest_from_json
+from custdim.stages.publish.formats import format_of, read_schema
 from custdim.stages.publish.snapshots import manifest_snapshot, read_manifest
 from custdim.stages.publish.views import derived_views
 
@@ -38,12 +37,13 @@ def build(lake: Lake, doc: dict[str, object]) -> None:
     _, entities = manifest_from_json(doc)
     files = {name: [lake.url("export", loc) for loc in locations] for name, _, locations in entities}
     schemas: dict[str, pa.Schema] = {}
+    kinds: dict[str, str] = {}
     for name, _, locations in entities:
         if not locations:
             raise StageError(f"entity {name} of the published manifest has no data partitions")
-        with lake.fs.open(lake.path("export", locations[0]), "rb") as fh:
-            schemas[name] = pq.read_schema(fh)
-    write_catalog(lake.catalog(), files, derived_views(schemas), _expected(lake, snapshot))
+        kinds[name] = format_of(locations[0])
+        schemas[name] = read_schema(lake, [lake.path("export", locations[0])], kinds[name])
+    write_catalog(lake.catalog(), files, derived_views(schemas), _expected(lake, snapshot), schemas, kinds)
 
 
 def ensure(lake: Lake) -> str:

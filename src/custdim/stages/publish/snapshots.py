@@ -11,7 +11,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from custdim import failpoints
-from custdim.contracts import EXPORT_MANIFEST
+from custdim.contracts import EXPORT_MANIFEST, MODEL_JSON
 from custdim.errors import StageError
 from custdim.lake.cdm import manifest_from_json
 from custdim.report import now_iso
@@ -23,17 +23,69 @@ if TYPE_CHECKING:
     from custdim.lake import Lake
 
 MARKER = "_complete.json"
+STATE = "_state"
 
 
 def marker(lake: Lake, run_id: str) -> str:
     return posixpath.join(lake.snapshot(run_id), MARKER)
 
 
-def mark_complete(lake: Lake, run_id: str, rows: dict[str, int], manifest: dict[str, Any]) -> None:
+def mark_complete(
+    lake: Lake, run_id: str, rows: dict[str, int], manifest: dict[str, Any], legacy: dict[str, Any]
+) -> None:
     """Declare a snapshot whole: every entity copied and verified (row counts as written). The marker also keeps
-    the manifest document that publishes the snapshot, for a later rollback."""
-    doc = {"run_id": run_id, "completed_at": now_iso(), "rows": rows, "manifest": manifest}
+    the manifest and model.json documents that publish the snapshot, for a later rollback."""
+    doc = {"run_id": run_id, "completed_at": now_iso(), "rows": rows, "manifest": manifest, "model_json": legacy}
     lake.write_json(marker(lake, run_id), doc)
+
+
+def state_folder(lake: Lake, run_id: str, name: str) -> str:
+    """Where a snapshot keeps an entity the next run reads back, when the export does not hold it as Parquet."""
+    return posixpath.join(lake.snapshot(run_id), STATE, name)
+
+
+def write_model_json(lake: Lake, legacy: dict[str, Any]) -> None:
+    """Publish model.json (after the manifest: both name complete snapshots at every instant)."""
+    lake.write_json(lake.path("export", MODEL_JSON), legacy)
+
+
+def sync_model_json(lake: Lake, snapshot: str, legacy: dict[str, Any] | None) -> bool:
+    """Make model.json name ``snapshot`` (the published one); without a kept document for it, remove model.json
+    rather than leave one naming another snapshot. True when something changed."""
+    if model_json_snapshot(lake) == snapshot:
+        return False
+    if legacy is not None:
+        write_model_json(lake, legacy)
+    elif lake.exists(lake.path("export", MODEL_JSON)):
+        lake.remove(lake.path("export", MODEL_JSON))
+    else:
+        return False
+    return True
+
+
+def model_json_snapshot(lake: Lake) -> str | None:
+    """The snapshot the published model.json names (None without one, or when it cannot be read)."""
+    path = lake.path("export", MODEL_JSON)
+    if not lake.exists(path):
+        return None
+    try:
+        doc = lake.read_json(path)
+        locations = [p["location"] for e in doc.get("entities", []) for p in e.get("partitions", [])]
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+        return None
+    for loc in locations:
+        parts = loc.split("/")  # .../export/snapshots/<run>/<Entity>/<file>
+        if len(parts) >= 4 and parts[-4] == "snapshots":
+            return str(parts[-3])
+    return None
+
+
+def legacy_document(lake: Lake, run_id: str) -> dict[str, Any] | None:
+    """The model.json document a complete snapshot's marker keeps (None for snapshots from before model.json)."""
+    if not is_complete(lake, run_id):
+        return None
+    doc: dict[str, Any] | None = lake.read_json(marker(lake, run_id)).get("model_json")
+    return doc
 
 
 def is_complete(lake: Lake, run_id: str) -> bool:
@@ -155,8 +207,14 @@ def published(lake: Lake, engine: Engine, names: tuple[str, ...]) -> dict[str, i
         return {}
     found: dict[str, ir.Table] = {}
     for name, _, locations in manifest_from_json(doc)[1]:
-        if name in names and locations:
+        if name in names and locations and locations[0].endswith(".parquet"):
             folder = lake.path("export", posixpath.dirname(locations[0]))
+            if lake.has_table(folder):
+                found[name] = engine.read(folder)
+    snapshot = manifest_snapshot(doc)
+    for name in names:
+        if name not in found and snapshot is not None:
+            folder = state_folder(lake, snapshot, name)
             if lake.has_table(folder):
                 found[name] = engine.read(folder)
     return found

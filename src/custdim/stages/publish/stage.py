@@ -25,22 +25,24 @@ from custdim.contracts import (
     CUSTOMER,
     CUSTOMER_MEASURE,
     CUSTOMER_PROVENANCE,
-    EXPORT_ENTITIES,
     EXPORT_MANIFEST,
     ID_CHANGE_LOG,
     INTEREST_AFFINITY,
     MATCH_PAIRS,
+    MODEL_JSON,
     PREDICTION_ENTITIES,
     PRODUCT_RECOMMENDATION,
     SEGMENT_HISTORY,
     SEGMENT_MEMBERSHIP,
+    STATE_ENTITIES,
     UNIFIED_ACTIVITY,
 )
 from custdim.errors import StageError
-from custdim.lake.cdm import Entity, Manifest, Relationship
+from custdim.lake.cdm import Entity, Manifest, Relationship, model_json
 from custdim.report import StageReport
+from custdim.semantic.types import CDM_TRAITS
 from custdim.stages.context import RunContext, StageSpec
-from custdim.stages.publish import catalog, snapshots
+from custdim.stages.publish import catalog, formats, pseudonym, snapshots
 
 if TYPE_CHECKING:
     from custdim.lake import Lake
@@ -73,79 +75,146 @@ KEEP_SNAPSHOTS = DEFAULT_KEEP
 
 
 def run(ctx: RunContext, report: StageReport) -> None:
-    lake = ctx.lake
+    lake, config = ctx.lake, ctx.config
+    names = config.exported_entities()
+    hashed = pseudonym.columns(config)
+    key = pseudonym.load_key(config) if hashed else b""
     failpoints.reached("publish.start")
-    with ctx.steps("publish", len(EXPORT_ENTITIES) + 3) as advance:
+    with ctx.steps("publish", len(names) + 3) as advance:
         entities, rows = [], {}
-        for name in EXPORT_ENTITIES:
-            entity, rows[name] = _copy_entity(ctx, name)
+        for name in names:
+            entity, rows[name] = _write_entity(ctx, name, hashed.get(name, []), key)
             entities.append(entity)
             failpoints.reached(f"publish.copied.{name}")
             advance()
-        _verify(ctx, entities, rows)
+        _keep_state(ctx, names)
         relationships = [
-            Relationship(e, "CustomerId", CUSTOMER, "CustomerId")
-            for e in (
-                ALTERNATE_KEY,
-                MATCH_PAIRS,
-                UNIFIED_ACTIVITY,
-                CUSTOMER_PROVENANCE,
-                CUSTOMER_MEASURE,
-                SEGMENT_MEMBERSHIP,
-                *PREDICTION_ENTITIES,
-            )
+            Relationship(e.name, "CustomerId", CUSTOMER, "CustomerId") for e in entities if e.name in RELATED
         ]
-        doc = Manifest("export", entities, relationships).to_json()
-        # The marker keeps the manifest that publishes this snapshot: `custdim export rollback` re-publishes it.
-        snapshots.mark_complete(lake, ctx.run_id, rows, doc)
+        manifest = Manifest("export", entities, relationships)
+        doc = manifest.to_json()
+        legacy = model_json(manifest, _model_json_location(lake))
+        # The marker keeps the documents that publish this snapshot: `custdim export rollback` re-publishes them.
+        snapshots.mark_complete(lake, ctx.run_id, rows, doc, legacy)
         failpoints.reached("publish.snapshot_complete")
         advance()
         # The commit: until this write, readers keep seeing the previous snapshot.
         lake.write_json(lake.export_manifest(), doc)
         failpoints.reached("publish.manifest_swapped")
+        snapshots.write_model_json(lake, legacy)
         advance()
         catalog.build(lake, doc)
         failpoints.reached("publish.catalog_swapped")
-        protected = {ctx.run_id, catalog.catalog_snapshot(lake) or ctx.run_id}
-        removed = snapshots.prune(lake, ctx.config.export.keep_snapshots, protected)
+        protected = {
+            ctx.run_id,
+            catalog.catalog_snapshot(lake) or ctx.run_id,
+            snapshots.model_json_snapshot(lake) or ctx.run_id,
+        }
+        removed = snapshots.prune(lake, config.export.keep_snapshots, protected)
         failpoints.reached("publish.pruned")
         advance()
     report.rows_out.update(rows)
     report.details["manifest"] = lake.url("export", EXPORT_MANIFEST)
+    report.details["model_json"] = lake.url("export", MODEL_JSON)
     report.details["snapshot"] = lake.url("export", "snapshots", ctx.run_id)
+    report.details["format"] = config.export.format
+    if hashed:
+        report.details["pseudonymized"] = {name: cols for name, cols in hashed.items() if name in names}
     if removed:
         report.details["pruned_snapshots"] = removed
 
 
-def _copy_entity(ctx: RunContext, name: str) -> tuple[Entity, int]:
+# Every entity with a CustomerId relates to Customer (the CDM folder's relationships).
+RELATED = frozenset(
+    {
+        ALTERNATE_KEY,
+        MATCH_PAIRS,
+        UNIFIED_ACTIVITY,
+        CUSTOMER_PROVENANCE,
+        CUSTOMER_MEASURE,
+        SEGMENT_MEMBERSHIP,
+        *PREDICTION_ENTITIES,
+    }
+)
+
+
+def _model_json_location(lake: Lake) -> str:
+    return lake.path("export") if lake.is_local else lake.url("export")
+
+
+def _attribute_notes(ctx: RunContext, name: str, hashed: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Semantic traits and descriptions of an entity's columns (Customer's follow the unify mapping)."""
+    notes = {c: f"HMAC-SHA256 pseudonym (hex) of the {c} value (export.pseudonymize)" for c in hashed}
+    if name != CUSTOMER:
+        return {}, notes
+    merge = ctx.config.unify.merge
+    traits = {
+        merge.rename.get(f, f): CDM_TRAITS[t]
+        for f, t in ctx.config.unify.field_types().items()
+        if t in CDM_TRAITS and merge.rename.get(f, f) not in hashed
+    }
+    return traits, notes
+
+
+def _write_entity(ctx: RunContext, name: str, hashed: list[str], key: bytes) -> tuple[Entity, int]:
     lake, engine = ctx.lake, ctx.engine
+    fmt = ctx.config.export.format
     src = lake.entity(name)
     snapshot = posixpath.relpath(lake.snapshot(ctx.run_id), lake.path("export"))
-    dest = lake.path("export", snapshot, name)
-    lake.remove(dest)
-    lake.makedirs(dest)
-    locations = []
-    for i, f in enumerate(lake.parquet_files(src)):
-        lake.fs.copy(f, posixpath.join(dest, f"part-{i:05d}.parquet"))
-        locations.append(posixpath.join(snapshot, name, f"part-{i:05d}.parquet"))
-    schema: pa.Schema = engine.schema(src)
-    entity = Entity.from_arrow(name, schema, key=KEYS.get(name), description=DESCRIPTIONS[name], guids=GUIDS)
-    entity.partitions = locations
+    source_schema: pa.Schema = engine.schema(src)
+    present = [c for c in hashed if c in source_schema.names]
+    transform = pseudonym.transform(key, present) if present else None
+    schema = pseudonym.hashed_schema(source_schema, present) if present else source_schema
+    written = formats.write_entity(
+        lake, lake.parquet_files(src), schema, lake.path("export", snapshot, name), fmt, transform
+    )
+    traits, notes = _attribute_notes(ctx, name, present)
+    entity = Entity.from_arrow(
+        name,
+        written.schema,
+        key=KEYS.get(name),
+        description=DESCRIPTIONS[name],
+        guids=GUIDS,
+        traits=traits,
+        notes=notes,
+    )
+    entity.partitions = [posixpath.relpath(f, lake.path("export")) for f in written.files]
     entity.schema_folder = snapshot
+    entity.partition_format = "csv" if fmt == "csv" else "parquet"
+    expected = engine.row_count(src)
+    _verify(lake, name, written, fmt, expected)
     lake.write_json(lake.path("export", snapshot, entity.document_name), entity.schema_json())
-    return entity, engine.row_count(src)
+    return entity, expected
 
 
-def _verify(ctx: RunContext, entities: list[Entity], rows: dict[str, int]) -> None:
-    """Read back every copied partition's footer: the snapshot holds exactly the rows the run produced."""
-    lake, engine = ctx.lake, ctx.engine
-    for entity in entities:
-        copied = engine.row_count(lake.path("export", entity.schema_folder, entity.name))
-        if copied != rows[entity.name]:
-            raise StageError(
-                f"publish: {entity.name} has {copied} rows in the new snapshot but {rows[entity.name]} in work/; "
-                "the snapshot was not published"
-            )
+def _verify(lake: Lake, name: str, written: formats.Written, fmt: str, expected: int) -> None:
+    """Read back what was written: the snapshot holds exactly the rows and columns the run produced."""
+    copied = formats.count_rows(lake, written.files, fmt)
+    if copied != expected:
+        raise StageError(
+            f"publish: {name} has {copied} rows in the new snapshot but {expected} in work/; "
+            "the snapshot was not published"
+        )
+    found = formats.read_schema(lake, written.files, fmt).names
+    if found != written.schema.names:
+        raise StageError(
+            f"publish: {name} in the new snapshot has the columns {', '.join(found)}, expected "
+            f"{', '.join(written.schema.names)}; the snapshot was not published"
+        )
+
+
+def _keep_state(ctx: RunContext, names: list[str]) -> None:
+    """Keep the entities the next run reads back (id and segment history) as Parquet in the snapshot even when the
+    export holds them as CSV or not at all: CustomerIds must stay stable whatever the export's settings are."""
+    lake = ctx.lake
+    for name in STATE_ENTITIES:
+        if name in names and ctx.config.export.format != "csv":
+            continue  # its exported Parquet files are the state
+        dest = snapshots.state_folder(lake, ctx.run_id, name)
+        lake.remove(dest)
+        lake.makedirs(dest)
+        for i, f in enumerate(lake.parquet_files(lake.entity(name))):
+            lake.fs.copy(f, posixpath.join(dest, f"part-{i:05d}.parquet"))
 
 
 def recover(lake: Lake) -> list[str]:
@@ -156,7 +225,9 @@ def recover(lake: Lake) -> list[str]:
     if doc is not None and catalog.catalog_snapshot(lake) != published:
         catalog.build(lake, doc)
         notes.append(f"rebuilt the SQL catalog for the published snapshot {published}")
-    protected = {s for s in (published, catalog.catalog_snapshot(lake)) if s}
+    if published and snapshots.sync_model_json(lake, published, snapshots.legacy_document(lake, published)):
+        notes.append(f"rewrote model.json for the published snapshot {published}")
+    protected = {s for s in (published, catalog.catalog_snapshot(lake), snapshots.model_json_snapshot(lake)) if s}
     complete = [s for s in snapshots.all_snapshots(lake) if snapshots.is_complete(lake, s)]
     # Prune only what a dead run left half-written here; complete snapshots are pruned by the next publish.
     for snap in snapshots.all_snapshots(lake):
