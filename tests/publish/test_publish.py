@@ -98,4 +98,6 @@ def test_manifest_declares_relationships_and_guids(example_project: Project) -> 
         "SegmentMembership",
         "UnifiedActivity",
         "dim_customer",
+        "dim_date",
+        "fact_activity",
     ]

@@ -37,6 +37,8 @@ VIEWS = [
     "SegmentMembership",
     "UnifiedActivity",
     "dim_customer",
+    "dim_date",
+    "fact_activity",
 ]
 
 

@@ -1,0 +1,721 @@
+-- custdim: the published customer data as Azure Synapse serverless SQL pool objects (`custdim ddl --dialect synapse`).
+-- Export folder: https://acct.dfs.core.windows.net/lake/custdim/export
+-- Snapshot: 20260105T101500.000000-a1b2c3; data format: delta.
+-- One object per exported entity, then the derived views (dim_customer, fact_activity, dim_date).
+-- Run it again after every publish: the objects point at one snapshot's folders.
+-- Create the schema first if it does not exist: CREATE SCHEMA [custdim].
+-- List columns (TopBrands, TopInterests, Segments) are comma-separated strings: T-SQL has no arrays.
+
+CREATE OR ALTER VIEW [custdim].[Customer] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/Customer/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[AlternateKey] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/AlternateKey/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[MatchPairs] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/MatchPairs/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[UnifiedActivity] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/UnifiedActivity/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[CustomerProvenance] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/CustomerProvenance/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[IdChangeLog] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/IdChangeLog/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[CustomerMeasure] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/CustomerMeasure/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[BusinessMeasure] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/BusinessMeasure/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[SegmentMembership] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/SegmentMembership/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[SegmentHistory] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/SegmentHistory/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[ClvPrediction] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/ClvPrediction/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[ChurnPrediction] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/ChurnPrediction/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[BrandAffinity] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/BrandAffinity/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[InterestAffinity] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/InterestAffinity/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[ProductRecommendation] AS
+SELECT
+  *
+FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/custdim/export/snapshots/20260105T101500.000000-a1b2c3/ProductRecommendation/', FORMAT = 'DELTA') AS [r];
+GO
+
+CREATE OR ALTER VIEW [custdim].[dim_customer] AS
+SELECT
+  [t40].[CustomerId],
+  [t40].[FirstName],
+  [t40].[LastName],
+  [t40].[Email],
+  [t40].[Phone],
+  [t40].[City],
+  [t40].[PostalCode],
+  [t40].[PreviousCustomerId],
+  [t40].[SourceRecordCount],
+  [t40].[FirstActivityAt],
+  [t40].[LastActivityAt],
+  [t40].[ActivityCount],
+  [t40].[TotalAmount],
+  [t40].[TotalSpend],
+  [t40].[OrderCount],
+  [t40].[CLVScore],
+  [t40].[ValueBand],
+  [t40].[ChurnScore],
+  [t40].[RiskBand],
+  [t40].[TopBrands],
+  [t40].[TopInterests],
+  [t40].[Segments]
+FROM (
+  SELECT
+    [t39].[CustomerId],
+    [t39].[FirstName],
+    [t39].[LastName],
+    [t39].[Email],
+    [t39].[Phone],
+    [t39].[City],
+    [t39].[PostalCode],
+    [t39].[PreviousCustomerId],
+    [t39].[SourceRecordCount],
+    [t39].[FirstActivityAt],
+    [t39].[LastActivityAt],
+    [t39].[ActivityCount],
+    [t39].[TotalAmount],
+    [t39].[TotalSpend],
+    [t39].[OrderCount],
+    [t39].[CLVScore],
+    [t39].[ValueBand],
+    [t39].[ChurnScore],
+    [t39].[RiskBand],
+    [t39].[TopBrands],
+    [t39].[TopInterests],
+    [t20].[_s_id],
+    [t20].[Segments]
+  FROM (
+    SELECT
+      [t37].[CustomerId],
+      [t37].[FirstName],
+      [t37].[LastName],
+      [t37].[Email],
+      [t37].[Phone],
+      [t37].[City],
+      [t37].[PostalCode],
+      [t37].[PreviousCustomerId],
+      [t37].[SourceRecordCount],
+      [t37].[FirstActivityAt],
+      [t37].[LastActivityAt],
+      [t37].[ActivityCount],
+      [t37].[TotalAmount],
+      [t37].[TotalSpend],
+      [t37].[OrderCount],
+      [t37].[CLVScore],
+      [t37].[ValueBand],
+      [t37].[ChurnScore],
+      [t37].[RiskBand],
+      [t37].[TopBrands],
+      [t37].[TopInterests]
+    FROM (
+      SELECT
+        [t36].[CustomerId],
+        [t36].[FirstName],
+        [t36].[LastName],
+        [t36].[Email],
+        [t36].[Phone],
+        [t36].[City],
+        [t36].[PostalCode],
+        [t36].[PreviousCustomerId],
+        [t36].[SourceRecordCount],
+        [t36].[FirstActivityAt],
+        [t36].[LastActivityAt],
+        [t36].[ActivityCount],
+        [t36].[TotalAmount],
+        [t36].[TotalSpend],
+        [t36].[OrderCount],
+        [t36].[CLVScore],
+        [t36].[ValueBand],
+        [t36].[ChurnScore],
+        [t36].[RiskBand],
+        [t36].[TopBrands],
+        [t23].[_p_id],
+        [t23].[TopInterests]
+      FROM (
+        SELECT
+          [t34].[CustomerId],
+          [t34].[FirstName],
+          [t34].[LastName],
+          [t34].[Email],
+          [t34].[Phone],
+          [t34].[City],
+          [t34].[PostalCode],
+          [t34].[PreviousCustomerId],
+          [t34].[SourceRecordCount],
+          [t34].[FirstActivityAt],
+          [t34].[LastActivityAt],
+          [t34].[ActivityCount],
+          [t34].[TotalAmount],
+          [t34].[TotalSpend],
+          [t34].[OrderCount],
+          [t34].[CLVScore],
+          [t34].[ValueBand],
+          [t34].[ChurnScore],
+          [t34].[RiskBand],
+          [t34].[TopBrands]
+        FROM (
+          SELECT
+            [t33].[CustomerId],
+            [t33].[FirstName],
+            [t33].[LastName],
+            [t33].[Email],
+            [t33].[Phone],
+            [t33].[City],
+            [t33].[PostalCode],
+            [t33].[PreviousCustomerId],
+            [t33].[SourceRecordCount],
+            [t33].[FirstActivityAt],
+            [t33].[LastActivityAt],
+            [t33].[ActivityCount],
+            [t33].[TotalAmount],
+            [t33].[TotalSpend],
+            [t33].[OrderCount],
+            [t33].[CLVScore],
+            [t33].[ValueBand],
+            [t33].[ChurnScore],
+            [t33].[RiskBand],
+            [t24].[_p_id],
+            [t24].[TopBrands]
+          FROM (
+            SELECT
+              [t31].[CustomerId],
+              [t31].[FirstName],
+              [t31].[LastName],
+              [t31].[Email],
+              [t31].[Phone],
+              [t31].[City],
+              [t31].[PostalCode],
+              [t31].[PreviousCustomerId],
+              [t31].[SourceRecordCount],
+              [t31].[FirstActivityAt],
+              [t31].[LastActivityAt],
+              [t31].[ActivityCount],
+              [t31].[TotalAmount],
+              [t31].[TotalSpend],
+              [t31].[OrderCount],
+              [t31].[CLVScore],
+              [t31].[ValueBand],
+              [t31].[ChurnScore],
+              [t31].[RiskBand]
+            FROM (
+              SELECT
+                [t30].[CustomerId],
+                [t30].[FirstName],
+                [t30].[LastName],
+                [t30].[Email],
+                [t30].[Phone],
+                [t30].[City],
+                [t30].[PostalCode],
+                [t30].[PreviousCustomerId],
+                [t30].[SourceRecordCount],
+                [t30].[FirstActivityAt],
+                [t30].[LastActivityAt],
+                [t30].[ActivityCount],
+                [t30].[TotalAmount],
+                [t30].[TotalSpend],
+                [t30].[OrderCount],
+                [t30].[CLVScore],
+                [t30].[ValueBand],
+                [t14].[_p_id],
+                [t14].[ChurnScore],
+                [t14].[RiskBand]
+              FROM (
+                SELECT
+                  [t28].[CustomerId],
+                  [t28].[FirstName],
+                  [t28].[LastName],
+                  [t28].[Email],
+                  [t28].[Phone],
+                  [t28].[City],
+                  [t28].[PostalCode],
+                  [t28].[PreviousCustomerId],
+                  [t28].[SourceRecordCount],
+                  [t28].[FirstActivityAt],
+                  [t28].[LastActivityAt],
+                  [t28].[ActivityCount],
+                  [t28].[TotalAmount],
+                  [t28].[TotalSpend],
+                  [t28].[OrderCount],
+                  [t28].[CLVScore],
+                  [t28].[ValueBand]
+                FROM (
+                  SELECT
+                    [t27].[CustomerId],
+                    [t27].[FirstName],
+                    [t27].[LastName],
+                    [t27].[Email],
+                    [t27].[Phone],
+                    [t27].[City],
+                    [t27].[PostalCode],
+                    [t27].[PreviousCustomerId],
+                    [t27].[SourceRecordCount],
+                    [t27].[FirstActivityAt],
+                    [t27].[LastActivityAt],
+                    [t27].[ActivityCount],
+                    [t27].[TotalAmount],
+                    [t27].[TotalSpend],
+                    [t27].[OrderCount],
+                    [t15].[_p_id],
+                    [t15].[CLVScore],
+                    [t15].[ValueBand]
+                  FROM (
+                    SELECT
+                      [t25].[CustomerId],
+                      [t25].[FirstName],
+                      [t25].[LastName],
+                      [t25].[Email],
+                      [t25].[Phone],
+                      [t25].[City],
+                      [t25].[PostalCode],
+                      [t25].[PreviousCustomerId],
+                      [t25].[SourceRecordCount],
+                      [t25].[FirstActivityAt],
+                      [t25].[LastActivityAt],
+                      [t25].[ActivityCount],
+                      [t25].[TotalAmount],
+                      [t25].[TotalSpend],
+                      [t25].[OrderCount]
+                    FROM (
+                      SELECT
+                        [t8].[CustomerId],
+                        [t8].[FirstName],
+                        [t8].[LastName],
+                        [t8].[Email],
+                        [t8].[Phone],
+                        [t8].[City],
+                        [t8].[PostalCode],
+                        [t8].[PreviousCustomerId],
+                        [t8].[SourceRecordCount],
+                        [t19].[FirstActivityAt],
+                        [t19].[LastActivityAt],
+                        COALESCE([t19].[ActivityCount], 0) AS [ActivityCount],
+                        COALESCE([t19].[TotalAmount], 0.0) AS [TotalAmount],
+                        [t17].[_m_id],
+                        [t17].[TotalSpend],
+                        [t17].[OrderCount]
+                      FROM [custdim].[Customer] AS [t8]
+                      LEFT OUTER JOIN (
+                        SELECT
+                          [t6].[CustomerId],
+                          MIN([t6].[ActivityTimeStamp]) AS [FirstActivityAt],
+                          MAX([t6].[ActivityTimeStamp]) AS [LastActivityAt],
+                          COUNT_BIG(*) AS [ActivityCount],
+                          SUM([t6].[Amount]) AS [TotalAmount]
+                        FROM [custdim].[UnifiedActivity] AS [t6]
+                        GROUP BY
+                          [t6].[CustomerId]
+                      ) AS [t19]
+                        ON [t8].[CustomerId] = [t19].[CustomerId]
+                      LEFT OUTER JOIN (
+                        SELECT
+                          [t7].[CustomerId] AS [_m_id],
+                          [t7].[TotalSpend],
+                          [t7].[OrderCount]
+                        FROM [custdim].[CustomerMeasure] AS [t7]
+                      ) AS [t17]
+                        ON [t8].[CustomerId] = [t17].[_m_id]
+                    ) AS [t25]
+                  ) AS [t27]
+                  LEFT OUTER JOIN (
+                    SELECT
+                      [t4].[CustomerId] AS [_p_id],
+                      [t4].[CLVScore],
+                      [t4].[ValueBand]
+                    FROM [custdim].[ClvPrediction] AS [t4]
+                  ) AS [t15]
+                    ON [t27].[CustomerId] = [t15].[_p_id]
+                ) AS [t28]
+              ) AS [t30]
+              LEFT OUTER JOIN (
+                SELECT
+                  [t3].[CustomerId] AS [_p_id],
+                  [t3].[ChurnScore],
+                  [t3].[RiskBand]
+                FROM [custdim].[ChurnPrediction] AS [t3]
+              ) AS [t14]
+                ON [t30].[CustomerId] = [t14].[_p_id]
+            ) AS [t31]
+          ) AS [t33]
+          LEFT OUTER JOIN (
+            SELECT
+              [t13].[CustomerId] AS [_p_id],
+              STRING_AGG([t13].[Name], ', ') WITHIN GROUP (ORDER BY
+                CASE WHEN [t13].[Rank] IS NULL THEN 1 ELSE 0 END, [t13].[Rank] ASC) AS [TopBrands]
+            FROM (
+              SELECT
+                [t2].[CustomerId],
+                [t2].[Name],
+                [t2].[Score],
+                [t2].[Level],
+                [t2].[Rank],
+                [t2].[Spend],
+                [t2].[Share],
+                [t2].[PopulationShare]
+              FROM [custdim].[BrandAffinity] AS [t2]
+              WHERE
+                [t2].[Rank] <= 3
+            ) AS [t13]
+            GROUP BY
+              [t13].[CustomerId]
+          ) AS [t24]
+            ON [t33].[CustomerId] = [t24].[_p_id]
+        ) AS [t34]
+      ) AS [t36]
+      LEFT OUTER JOIN (
+        SELECT
+          [t12].[CustomerId] AS [_p_id],
+          STRING_AGG([t12].[Name], ', ') WITHIN GROUP (ORDER BY
+            CASE WHEN [t12].[Rank] IS NULL THEN 1 ELSE 0 END, [t12].[Rank] ASC) AS [TopInterests]
+        FROM (
+          SELECT
+            [t1].[CustomerId],
+            [t1].[Name],
+            [t1].[Score],
+            [t1].[Level],
+            [t1].[Rank],
+            [t1].[Spend],
+            [t1].[Share],
+            [t1].[PopulationShare]
+          FROM [custdim].[InterestAffinity] AS [t1]
+          WHERE
+            [t1].[Rank] <= 3
+        ) AS [t12]
+        GROUP BY
+          [t12].[CustomerId]
+      ) AS [t23]
+        ON [t36].[CustomerId] = [t23].[_p_id]
+    ) AS [t37]
+  ) AS [t39]
+  LEFT OUTER JOIN (
+    SELECT
+      [t0].[CustomerId] AS [_s_id],
+      STRING_AGG([t0].[SegmentName], ', ') WITHIN GROUP (ORDER BY
+        CASE WHEN [t0].[SegmentName] IS NULL THEN 1 ELSE 0 END, [t0].[SegmentName] ASC) AS [Segments]
+    FROM [custdim].[SegmentMembership] AS [t0]
+    GROUP BY
+      [t0].[CustomerId]
+  ) AS [t20]
+    ON [t39].[CustomerId] = [t20].[_s_id]
+) AS [t40];
+GO
+
+CREATE OR ALTER VIEW [custdim].[fact_activity] AS
+SELECT
+  [t0].[ActivityId],
+  [t0].[CustomerId],
+  [t0].[ActivityType],
+  CAST((
+    DATEPART(year, CAST([t0].[ActivityTimeStamp] AS DATE)) * 10000
+  ) + (
+    DATEPART(month, CAST([t0].[ActivityTimeStamp] AS DATE)) * 100
+  ) + DATEPART(day, CAST([t0].[ActivityTimeStamp] AS DATE)) AS INTEGER) AS [DateKey],
+  CAST([t0].[ActivityTimeStamp] AS DATE) AS [ActivityDate],
+  [t0].[SourceTableName],
+  [t0].[SourceActivityId],
+  [t0].[ActivityTimeStamp],
+  [t0].[Amount],
+  IIF([t0].[IsReturn] <> 0, 1, 0) AS [IsReturn],
+  [t0].[Title],
+  [t0].[Product],
+  [t0].[Brand],
+  [t0].[Category],
+  [t0].[status]
+FROM [custdim].[UnifiedActivity] AS [t0];
+GO
+
+CREATE OR ALTER VIEW [custdim].[dim_date] AS
+WITH [t21] AS (
+  SELECT
+    *
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        *
+      FROM (
+        SELECT
+          4 AS [d]
+      ) AS [t1]
+      UNION ALL
+      SELECT
+        *
+      FROM (
+        SELECT
+          5 AS [d]
+      ) AS [t2]
+    ) AS [t11]
+    UNION ALL
+    SELECT
+      *
+    FROM (
+      SELECT
+        *
+      FROM (
+        SELECT
+          6 AS [d]
+      ) AS [t3]
+      UNION ALL
+      SELECT
+        *
+      FROM (
+        SELECT
+          7 AS [d]
+      ) AS [t4]
+    ) AS [t12]
+  ) AS [t16]
+  UNION ALL
+  SELECT
+    *
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        *
+      FROM (
+        SELECT
+          8 AS [d]
+      ) AS [t5]
+      UNION ALL
+      SELECT
+        *
+      FROM (
+        SELECT
+          9 AS [d]
+      ) AS [t6]
+    ) AS [t13]
+    UNION ALL
+    SELECT
+      *
+    FROM (
+      SELECT
+        *
+      FROM (
+        SELECT
+          *
+        FROM (
+          SELECT
+            0 AS [d]
+        ) AS [t7]
+        UNION ALL
+        SELECT
+          *
+        FROM (
+          SELECT
+            1 AS [d]
+        ) AS [t8]
+      ) AS [t14]
+      UNION ALL
+      SELECT
+        *
+      FROM (
+        SELECT
+          *
+        FROM (
+          SELECT
+            2 AS [d]
+        ) AS [t9]
+        UNION ALL
+        SELECT
+          *
+        FROM (
+          SELECT
+            3 AS [d]
+        ) AS [t10]
+      ) AS [t15]
+    ) AS [t17]
+  ) AS [t19]
+)
+SELECT
+  CAST((
+    DATEPART(year, [t36].[Date]) * 10000
+  ) + (
+    DATEPART(month, [t36].[Date]) * 100
+  ) + DATEPART(day, [t36].[Date]) AS INTEGER) AS [DateKey],
+  [t36].[Date],
+  DATEPART(year, [t36].[Date]) AS [Year],
+  DATEPART(quarter, [t36].[Date]) AS [Quarter],
+  DATEPART(month, [t36].[Date]) AS [Month],
+  CASE DATEPART(month, [t36].[Date])
+    WHEN 1
+    THEN 'January'
+    WHEN 2
+    THEN 'February'
+    WHEN 3
+    THEN 'March'
+    WHEN 4
+    THEN 'April'
+    WHEN 5
+    THEN 'May'
+    WHEN 6
+    THEN 'June'
+    WHEN 7
+    THEN 'July'
+    WHEN 8
+    THEN 'August'
+    WHEN 9
+    THEN 'September'
+    WHEN 10
+    THEN 'October'
+    WHEN 11
+    THEN 'November'
+    WHEN 12
+    THEN 'December'
+    ELSE NULL
+  END AS [MonthName],
+  DATEPART(day, [t36].[Date]) AS [Day],
+  (
+    (
+      (
+        DATEDIFF(DAY, CAST(DATEFROMPARTS(1900, 1, 1) AS DATETIME2), CAST([t36].[Date] AS DATETIME2)) % 7
+      ) + 7
+    ) % 7
+  ) + 1 AS [DayOfWeek],
+  CASE (
+      (
+        (
+          DATEDIFF(DAY, CAST(DATEFROMPARTS(1900, 1, 1) AS DATETIME2), CAST([t36].[Date] AS DATETIME2)) % 7
+        ) + 7
+      ) % 7
+    ) + 1
+    WHEN 1
+    THEN 'Monday'
+    WHEN 2
+    THEN 'Tuesday'
+    WHEN 3
+    THEN 'Wednesday'
+    WHEN 4
+    THEN 'Thursday'
+    WHEN 5
+    THEN 'Friday'
+    WHEN 6
+    THEN 'Saturday'
+    WHEN 7
+    THEN 'Sunday'
+    ELSE NULL
+  END AS [DayName],
+  DATEPART(iso_week, [t36].[Date]) AS [WeekOfYear],
+  IIF(
+    (
+      (
+        (
+          (
+            DATEDIFF(DAY, CAST(DATEFROMPARTS(1900, 1, 1) AS DATETIME2), CAST([t36].[Date] AS DATETIME2)) % 7
+          ) + 7
+        ) % 7
+      ) + 1
+    ) >= 6,
+    1,
+    0
+  ) AS [IsWeekend]
+FROM (
+  SELECT
+    CAST(DATEADD(DAY, CAST([t35].[n] AS BIGINT), [t35].[_first]) AS DATE) AS [Date]
+  FROM (
+    SELECT
+      [t20].[_first],
+      [t20].[_last],
+      [t34].[n]
+    FROM (
+      SELECT
+        MIN(CAST([t0].[ActivityTimeStamp] AS DATE)) AS [_first],
+        MAX(CAST([t0].[ActivityTimeStamp] AS DATE)) AS [_last]
+      FROM [custdim].[UnifiedActivity] AS [t0]
+    ) AS [t20]
+    CROSS JOIN (
+      SELECT
+        [t28].[d0] + [t29].[d1] + [t30].[d2] + [t31].[d3] + [t32].[d4] AS [n]
+      FROM (
+        SELECT
+          [t22].[d] * 1 AS [d0]
+        FROM [t21] AS [t22]
+      ) AS [t28]
+      CROSS JOIN (
+        SELECT
+          [t22].[d] * 10 AS [d1]
+        FROM [t21] AS [t22]
+      ) AS [t29]
+      CROSS JOIN (
+        SELECT
+          [t22].[d] * 100 AS [d2]
+        FROM [t21] AS [t22]
+      ) AS [t30]
+      CROSS JOIN (
+        SELECT
+          [t22].[d] * 1000 AS [d3]
+        FROM [t21] AS [t22]
+      ) AS [t31]
+      CROSS JOIN (
+        SELECT
+          [t22].[d] * 10000 AS [d4]
+        FROM [t21] AS [t22]
+      ) AS [t32]
+    ) AS [t34]
+  ) AS [t35]
+  WHERE
+    [t35].[n] <= DATEDIFF(DAY, CAST([t35].[_first] AS DATETIME2), CAST([t35].[_last] AS DATETIME2))
+) AS [t36];
+GO
+
