@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from custdim import failpoints
 from custdim.config import ProjectConfig, load_project_config
 from custdim.contracts import ID_CHANGE_LOG, RECORDS
-from custdim.errors import StageError
+from custdim.errors import StageError, UsageError
 from custdim.lake import Lake
+from custdim.lake.cdm import manifest_from_json
 from custdim.lake.lock import RunLock
 from custdim.report import RunReport, StageReport, now_iso, peak_rss_mb
 from custdim.stages import STAGE_NAMES
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from custdim.engines.base import Engine
+    from custdim.ldw.server import Endpoint
     from custdim.stages.context import ProgressFn, RunContext, StageSpec
     from custdim.stages.insights.explore import Differentiators, Exported, Overlap, Preview
     from custdim.stages.unify.explain import Explanation
@@ -293,6 +295,38 @@ class Project:
             catalog.build(self.lake, doc)
         return {"snapshot": snapshot, "previous": manifest_snapshot(before) if before else None}
 
+    def ddl(self, dialect: str, location: str | None = None, schema_name: str = "custdim") -> str:
+        """The published views as a DDL script for another engine (``custdim ddl``).
+
+        ``location`` is the export folder as that engine addresses it (default: the lake's own export folder).
+        """
+        from custdim.ldw.ddl import DIALECTS, render_ddl
+        from custdim.stages.publish.catalog import entity_schemas
+        from custdim.stages.publish.snapshots import read_manifest
+
+        if dialect not in DIALECTS:
+            raise UsageError(f"unknown dialect {dialect!r}; valid values: {', '.join(DIALECTS)}")
+        doc = read_manifest(self.lake)
+        if doc is None:
+            raise StageError("nothing is published yet: run `custdim run` first")
+        schemas, kinds = entity_schemas(self.lake, doc)
+        if "csv" in kinds.values():
+            raise UsageError(
+                "custdim ddl renders tables over Parquet or Delta exports; this export is CSV (export.format: csv)"
+            )
+        if location is None:
+            if dialect == "synapse" and self.lake.is_local:
+                raise UsageError(
+                    "Synapse reads the export from Azure storage: pass --location "
+                    "https://<account>.dfs.core.windows.net/<filesystem>/<path to the export folder>"
+                )
+            location = self.lake.url("export")
+        # What was published decides, not the project file's current setting.
+        folders = {posixpath.dirname(loc) for _, _, locs in manifest_from_json(doc)[1] for loc in locs[:1]}
+        delta = all(self.lake.exists(self.lake.path("export", f, "_delta_log")) for f in folders)
+        fmt = "delta" if delta else "parquet"
+        return render_ddl(dialect, doc, schemas, location.rstrip("/"), fmt, schema_name)
+
     def runs(self, limit: int = 10) -> list[RunReport]:
         """The latest run reports, newest first."""
         root = self.lake.path("_runs")
@@ -325,6 +359,17 @@ class Project:
         from custdim.stages.publish.catalog import ensure
 
         return run_query(ensure(self.lake), self.lake.path("export"), query)
+
+    def sql_endpoint(self, statement_timeout: float, max_rows: int) -> Endpoint:
+        """The published views as the SQL endpoint serves them (``custdim serve sql``), read-only."""
+        from custdim.ldw.server import Endpoint, Limits
+        from custdim.stages.publish.catalog import ensure
+        from custdim.stages.publish.snapshots import read_manifest
+
+        path = ensure(self.lake)
+        entities = {name for name, _, _ in manifest_from_json(read_manifest(self.lake) or {})[1]}
+        derived = frozenset(v for v in self.views() if v not in entities)
+        return Endpoint(path, self.lake.path("export"), Limits(statement_timeout, max_rows), derived)
 
     def views(self) -> list[str]:
         """Names of the published views."""

@@ -186,6 +186,10 @@ def test_a_chosen_set_of_entities_and_its_views(demo_run: DemoResult, tmp_path: 
     assert [e.name for e in manifest.entities] == ["Customer", "UnifiedActivity", "CustomerMeasure"]
     assert {"Customer", "UnifiedActivity", "CustomerMeasure", "dim_customer"} <= set(project.views())
     assert "AlternateKey" not in project.views()
+    dim = project.sql("SELECT * FROM dim_customer LIMIT 1")
+    assert "TotalTransactionValue" in dim.column_names and "Segments" not in dim.column_names
+    only_customers = publish_with(demo_run.directory, tmp_path / "q", "export:\n  entities: [Customer]\n")
+    assert set(only_customers.views()) == {"Customer", "dim_customer"}
     # The id history still travels with the snapshot: the next run keeps the CustomerIds.
     before = set(project.sql("SELECT CustomerId FROM Customer").column(0).to_pylist())
     project.run()

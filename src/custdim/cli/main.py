@@ -380,6 +380,103 @@ def export_rollback(
     console.print(f"published snapshot {escape(done['snapshot'])} (was {escape(str(done['previous']))})")
 
 
+@app.command()
+@_errors
+def ddl(
+    project: ProjectDir = Path(),
+    dialect: Annotated[str, typer.Option("--dialect", "-d", help="duckdb, synapse, spark or trino.")] = "duckdb",
+    location: Annotated[
+        str | None,
+        typer.Option(
+            "--location",
+            help="The export folder as the target engine addresses it, e.g. "
+            "https://<account>.dfs.core.windows.net/<filesystem>/<path>/export (default: the lake's export folder).",
+        ),
+    ] = None,
+    schema: Annotated[str, typer.Option("--schema", help="Schema (database) the objects are created in.")] = "custdim",
+    powerbi: Annotated[
+        Path | None,
+        typer.Option("--powerbi", help="Write a Power BI .pbids file for `custdim serve sql` here instead."),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="The SQL endpoint's host, for --powerbi.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The SQL endpoint's port, for --powerbi.")] = 5433,
+) -> None:
+    """Print the published views as DDL for another engine (Synapse serverless, Spark, Trino, DuckDB).
+
+    The script points at the published snapshot: run it again after each publish. With --powerbi, write a
+    connection file that opens the SQL endpoint (`custdim serve sql`) in Power BI instead.
+    """
+    import json
+
+    from custdim.project import Project
+
+    if powerbi is not None:
+        from custdim.ldw.ddl import pbids
+        from custdim.ldw.server import DATABASE
+
+        path = powerbi if powerbi.suffix == ".pbids" else powerbi.with_suffix(".pbids")
+        path.write_text(json.dumps(pbids(host, port, DATABASE), indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {escape(str(path))}: open it in Power BI Desktop (DirectQuery to {host}:{port})")
+        return
+    text = Project.load(project).ddl(dialect, location, schema)
+    # Plain stdout, not rich: the script is meant to be piped into a file or another tool unchanged.
+    typer.echo(text, nl=False)
+
+
+serve_app = typer.Typer(help="Serve the published views to other programs.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+
+
+@serve_app.command("sql")
+@_errors
+def serve_sql(
+    project: ProjectDir = Path(),
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 5433,
+    users_file: Annotated[
+        Path | None,
+        typer.Option("--users-file", help="Lines name:password (default: the CUSTDIM_SQL_USERS variable)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option("--statement-timeout", help="Seconds a query may run.")] = 60.0,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows a result may have.")] = 1_000_000,
+) -> None:
+    """Serve the published views over the PostgreSQL protocol (psql, psycopg, JDBC, Power BI, Tableau, ...).
+
+    Read-only: every query goes through the same check as `custdim sql`. Users log in with SCRAM-SHA-256.
+    A new publish is picked up without a restart. Stop with Ctrl-C.
+    """
+    import asyncio
+
+    from custdim.ldw.server import is_loopback, load_users, serve
+    from custdim.project import Project
+
+    if timeout <= 0 or max_rows <= 0:
+        raise UsageError("--statement-timeout and --max-rows must be positive")
+    users = load_users(users_file)
+    endpoint = Project.load(project).sql_endpoint(timeout, max_rows)
+    if not is_loopback(host):
+        err_console.print(
+            f"[yellow]Warning:[/] listening on {escape(host)}: other machines can connect. The endpoint has no TLS; "
+            "put it behind a TLS proxy or a private network.",
+            highlight=False,
+        )
+
+    def ready(bound: int) -> None:
+        views = len(endpoint.views)
+        console.print(
+            f"custdim SQL endpoint on {escape(host)}:{bound}, database custdim, {views} views, "
+            f"{len(users)} user(s); Ctrl-C stops it",
+            highlight=False,
+        )
+
+    try:
+        asyncio.run(serve(endpoint, users, host, port, ready))
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except OSError as exc:
+        raise CustdimError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 segment_app = typer.Typer(help="Preview, compare, explain and export segments.", no_args_is_help=True)
 app.add_typer(segment_app, name="segment")
 

@@ -66,13 +66,17 @@ def query(catalog_path: str, sql: str, allowed_dirs: list[str]) -> pa.Table:
         con.close()
 
 
+USER_VIEWS = "SELECT view_name FROM duckdb_views() WHERE NOT internal AND database_name = current_database() ORDER BY 1"
+
+
+def list_user_views(cursor: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of the user views of the cursor's current database, sorted."""
+    return [str(row[0]) for row in cursor.execute(USER_VIEWS).fetchall()]
+
+
 def list_views(catalog_path: str, allowed_dirs: list[str]) -> list[str]:
     """Names of the user views in the catalog, sorted."""
-    table = query(
-        catalog_path,
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND database_name = current_database() ORDER BY 1",
-        allowed_dirs,
-    )
+    table = query(catalog_path, USER_VIEWS, allowed_dirs)
     return [str(v) for v in table.column(0).to_pylist()]
 
 
@@ -101,3 +105,76 @@ def _setting(con: duckdb.DuckDBPyConnection, name: str) -> Any:
     # current_setting() keeps the setting's type (BOOLEAN, VARCHAR[]); it only takes a constant name.
     rows = con.execute(f"SELECT current_setting('{name}')").fetchall()
     return rows[0][0] if rows else None
+
+
+class CatalogReader:
+    """A long-lived read-only DuckDB instance over the catalog, for servers: one cursor per client session.
+
+    The catalog file is ATTACHed read-only to a private in-memory instance (named ``alias``) rather than opened
+    directly: DuckDB caches instances by file path, so a direct open after a publish swapped the file in would
+    hand back the instance of the old file. The lock-down is the same as :func:`connect`'s.
+    """
+
+    def __init__(self, catalog_path: str, allowed_dirs: list[str], alias: str) -> None:
+        path = Path(catalog_path)
+        if not path.exists():
+            raise QueryError(f"no SQL catalog at {catalog_path}: run `custdim run` first")
+        self.alias = alias
+        self.identity = file_identity(catalog_path)
+        dirs = sorted({_as_dir(d) for d in allowed_dirs})
+        self._con = duckdb.connect(":memory:", config=dict(CONNECT_CONFIG))
+        try:
+            quoted = catalog_path.replace("'", "''")
+            self._con.execute(f"ATTACH '{quoted}' AS \"{alias}\" (READ_ONLY)")
+            _lock_down(self._con, dirs)
+        except duckdb.Error as exc:
+            self._con.close()
+            raise QueryError(f"cannot open the SQL catalog {catalog_path}: {exc}") from None
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor (its own connection to the shared instance) whose unqualified names are the catalog's views."""
+        cur = self._con.cursor()
+        cur.execute(f'USE "{self.alias}"')
+        return cur
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(inode, modification time) of a file: a publish replaces the catalog by a rename, changing both."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def run_select(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], batch_rows: int) -> pa.RecordBatchReader:
+    """Run one checked SELECT with bound parameters; the rows stream as Arrow record batches."""
+    statements = cursor.extract_statements(sql)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(s.type.name for s in statements) or "none"
+        raise QueryError(f"exactly one SELECT statement may run on the catalog, got: {kinds}")
+    try:
+        return cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
+
+
+def result_schema(cursor: duckdb.DuckDBPyConnection, sql: str, params: int) -> pa.Schema:
+    """The columns a checked SELECT returns, found without reading data (parameters bound to NULL)."""
+    try:
+        relation = cursor.sql(f"SELECT * FROM ({sql}) AS q LIMIT 0", params=[None] * params)  # noqa: S608 - checked
+        return relation.to_arrow_table().schema
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
+
+
+def interrupt(cursor: duckdb.DuckDBPyConnection) -> None:
+    """Stop the statement running on a cursor (from another thread)."""
+    cursor.interrupt()
+
+
+DuckDBError = duckdb.Error
+Cursor = duckdb.DuckDBPyConnection

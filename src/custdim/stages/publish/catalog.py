@@ -36,14 +36,20 @@ def build(lake: Lake, doc: dict[str, object]) -> None:
         raise StageError(f"the published manifest {lake.export_manifest()} names no snapshot partitions")
     _, entities = manifest_from_json(doc)
     files = {name: [lake.url("export", loc) for loc in locations] for name, _, locations in entities}
+    schemas, kinds = entity_schemas(lake, doc)
+    write_catalog(lake.catalog(), files, derived_views(schemas), _expected(lake, snapshot), schemas, kinds)
+
+
+def entity_schemas(lake: Lake, doc: dict[str, object]) -> tuple[dict[str, pa.Schema], dict[str, str]]:
+    """The Arrow schema readers see for each entity of a manifest document, and its file format (parquet, csv)."""
     schemas: dict[str, pa.Schema] = {}
     kinds: dict[str, str] = {}
-    for name, _, locations in entities:
+    for name, _, locations in manifest_from_json(doc)[1]:
         if not locations:
             raise StageError(f"entity {name} of the published manifest has no data partitions")
         kinds[name] = format_of(locations[0])
         schemas[name] = read_schema(lake, [lake.path("export", locations[0])], kinds[name])
-    write_catalog(lake.catalog(), files, derived_views(schemas), _expected(lake, snapshot), schemas, kinds)
+    return schemas, kinds
 
 
 def ensure(lake: Lake) -> str:

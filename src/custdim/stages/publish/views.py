@@ -50,7 +50,7 @@ DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 
 def dim_customer(
     customer: ir.Table,
-    activity: ir.Table,
+    activity: ir.Table | None,
     measures: ir.Table | None = None,
     membership: ir.Table | None = None,
     predictions: dict[str, ir.Table] | None = None,
@@ -60,23 +60,25 @@ def dim_customer(
     ``TopBrands``/``TopInterests`` (up to three names, highest affinity first) and ``Segments`` (the names of the
     customer's segments, sorted; null when none).
 
-    An export from before measures, segments or predictions existed lacks their tables: the view then lacks their
-    columns.
+    An export without activities, measures, segments or predictions (an older one, or ``export.entities`` leaving
+    them out) lacks their tables: the view then lacks their columns.
     """
-    facts = activity.group_by("CustomerId").agg(
-        FirstActivityAt=activity.ActivityTimeStamp.min(),
-        LastActivityAt=activity.ActivityTimeStamp.max(),
-        ActivityCount=activity.count(),
-        TotalAmount=activity.Amount.sum(),
-    )
-    j = customer.left_join(facts, customer.CustomerId == facts.CustomerId)
-    out = j.select(
-        *[customer[c] for c in customer.columns],
-        facts.FirstActivityAt,
-        facts.LastActivityAt,
-        ActivityCount=facts.ActivityCount.fill_null(0),
-        TotalAmount=facts.TotalAmount.fill_null(0.0),
-    )
+    out = customer
+    if activity is not None:
+        facts = activity.group_by("CustomerId").agg(
+            FirstActivityAt=activity.ActivityTimeStamp.min(),
+            LastActivityAt=activity.ActivityTimeStamp.max(),
+            ActivityCount=activity.count(),
+            TotalAmount=activity.Amount.sum(),
+        )
+        j = customer.left_join(facts, customer.CustomerId == facts.CustomerId)
+        out = j.select(
+            *[customer[c] for c in customer.columns],
+            facts.FirstActivityAt,
+            facts.LastActivityAt,
+            ActivityCount=facts.ActivityCount.fill_null(0),
+            TotalAmount=facts.TotalAmount.fill_null(0.0),
+        )
     if measures is not None:
         columns = [c for c in measures.columns if c != "CustomerId" and c not in out.columns]
         m = measures.select(_m_id=measures.CustomerId, **{c: measures[c] for c in columns})
@@ -176,7 +178,7 @@ def derived_views(schemas: dict[str, pa.Schema]) -> dict[str, ir.Table]:
     tables = {name: ibis.table(ibis.schema(schema), name=name) for name, schema in schemas.items()}
     view = dim_customer(
         tables[CUSTOMER],
-        tables[UNIFIED_ACTIVITY],
+        tables.get(UNIFIED_ACTIVITY),
         tables.get(CUSTOMER_MEASURE),
         tables.get(SEGMENT_MEMBERSHIP),
         {n: tables[n] for n in (*PREDICTED_COLUMNS, *TOP_AFFINITIES) if n in tables},
