@@ -184,3 +184,20 @@ def test_raw_manifest_loads_one_entity_per_source_table(
     assert ingest is not None
     for entity, table in zip(raw_manifest.entities, tables, strict=True):
         assert parquet_rows(files[entity.name]) == ingest.rows_out[table], f"{table}: rows differ from the run report"
+
+
+def test_model_json_loads_with_the_same_entities_partitions_and_relationships(
+    export_folder: Path, export_manifest: SdkManifest
+) -> None:
+    """The legacy model.json beside the manifest: same entities, attributes and partition files, zero SDK errors."""
+    legacy = load_manifest(export_folder, "model.json")
+    assert_no_sdk_errors(legacy)
+    assert [e.name for e in legacy.entities] == [e.name for e in export_manifest.entities]
+    for old, new in zip(legacy.entities, export_manifest.entities, strict=True):
+        assert [a for a, _ in old.attributes] == [a for a, _ in new.attributes], old.name
+        found = sorted(Path(p.adapter_path or "").resolve() for p in old.partitions)
+        expected = sorted(Path(p.adapter_path or "").resolve() for p in new.partitions)
+        assert found == expected and all(f.is_file() for f in found), old.name
+    assert len(legacy.relationships) == len(export_manifest.relationships)
+    for rel in legacy.relationships:
+        assert rel.to_entity.endswith("/Customer") and rel.from_attribute == rel.to_attribute == "CustomerId", rel

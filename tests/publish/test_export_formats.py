@@ -178,6 +178,23 @@ def test_delta_export_is_one_reader_v1_table_per_entity(demo_run: DemoResult, tm
         assert files == sorted(str(run / entity.name / Path(u).name) for u in table.file_uris()), entity.name
 
 
+def test_delta_export_of_empty_entities(example_dir: Path) -> None:
+    """A project without predictions has empty prediction entities: Delta writes no data file for those."""
+    from deltalake import DeltaTable
+
+    text = (example_dir / "custdim.yaml").read_text()
+    (example_dir / "custdim.yaml").write_text(text + "\nexport:\n  format: delta\n")
+    project = Project.load(example_dir)
+    project.run()
+    assert project.sql("SELECT count(*) FROM ClvPrediction").column(0).to_pylist() == [0]
+    assert project.sql("SELECT count(*) FROM Customer").column(0).to_pylist() == [
+        DeltaTable(str(next(Path(project.lake.snapshot()).glob("*/Customer")))).to_pyarrow_dataset().count_rows()
+    ]
+    sdk(project, "export.manifest.cdm.json")
+    project.run()  # and the next run reads its id history back
+    assert project.sql("SELECT count(*) FROM IdChangeLog WHERE Event = 'created'").column(0)[0].as_py() > 0
+
+
 def test_a_chosen_set_of_entities_and_its_views(demo_run: DemoResult, tmp_path: Path) -> None:
     project = publish_with(
         demo_run.directory, tmp_path / "p", "export:\n  entities: [Customer, UnifiedActivity, CustomerMeasure]\n"

@@ -119,6 +119,28 @@ def test_three_crashes_in_a_row_then_a_clean_run(
     assert {f"New{n}" for n in range(len(points))} <= set(names)
 
 
+def test_a_csv_export_survives_crashes_the_same_way(tmp_path: Path) -> None:
+    """The commit protocol does not depend on the file format (readers count CSV rows by parsing them)."""
+    project_dir = write_example(tmp_path / "project")
+    text = (project_dir / "custdim.yaml").read_text()
+    (project_dir / "custdim.yaml").write_text(text + "\nexport:\n  format: csv\n")
+    Project.load(project_dir).run()
+    before = assert_consistent_export(project_dir)
+    for point in ("publish.copied.UnifiedActivity", "publish.snapshot_complete"):
+        crash(project_dir, point, "--stage", "publish")
+        assert assert_consistent_export(project_dir) == before
+    crash(project_dir, "publish.manifest_swapped", "--stage", "publish")
+    swapped = assert_consistent_export(project_dir)
+    assert swapped != before
+    add_contact(project_dir, 0)
+    result = custdim("run", "--project", str(project_dir))
+    assert result.returncode == 0, result.stderr
+    assert assert_consistent_export(project_dir) not in (before, swapped)
+    assert leftovers(project_dir) == []
+    names = Project.load(project_dir).sql("SELECT FirstName FROM Customer").column(0).to_pylist()
+    assert "New0" in names
+
+
 def test_a_crash_after_the_swap_is_repaired_by_the_next_reader(published_template: Path, tmp_path: Path) -> None:
     project_dir = copy_of(published_template, tmp_path)
     add_contact(project_dir, 7)

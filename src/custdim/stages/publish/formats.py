@@ -30,6 +30,7 @@ Transform = Callable[[pa.RecordBatch], pa.RecordBatch]
 BATCH_ROWS = 65_536
 CSV_SCHEMA = "_schema.parquet"
 DELTA_READER_VERSION = 1
+EMPTY_DELTA_PARTITION = "part-00000-empty.parquet"
 
 
 @dataclass
@@ -121,6 +122,13 @@ def _write_delta(lake: Lake, sources: list[str], schema: pa.Schema, dest: str, t
     if version > DELTA_READER_VERSION:
         raise StageError(f"the Delta table {dest} needs reader version {version}; readers such as Synapse need 1")
     files = sorted(posixpath.join(dest, posixpath.basename(uri)) for uri in table.file_uris())
+    if not files:
+        # delta-rs writes no data file for an empty table, but a CDM entity needs a partition: an empty Parquet
+        # file beside the table (not in its log, so Delta readers do not see it) says "no rows, these columns".
+        empty = posixpath.join(dest, EMPTY_DELTA_PARTITION)
+        with lake.fs.open(empty, "wb") as fh:
+            pq.write_table(target.empty_table(), fh)
+        return Written([empty], target)
     with lake.fs.open(files[0], "rb") as fh:
         written = pq.read_schema(fh)
     return Written(files, written)
