@@ -364,12 +364,8 @@ class Project:
         """The published views as the SQL endpoint serves them (``custdim serve sql``), read-only."""
         from custdim.ldw.server import Endpoint, Limits
         from custdim.stages.publish.catalog import ensure
-        from custdim.stages.publish.snapshots import read_manifest
 
-        path = ensure(self.lake)
-        entities = {name for name, _, _ in manifest_from_json(read_manifest(self.lake) or {})[1]}
-        derived = frozenset(v for v in self.views() if v not in entities)
-        return Endpoint(path, self.lake.path("export"), Limits(statement_timeout, max_rows), derived)
+        return Endpoint(ensure(self.lake), self.lake.path("export"), Limits(statement_timeout, max_rows))
 
     def views(self) -> list[str]:
         """Names of the published views."""

@@ -19,6 +19,7 @@ adapts it to the catalog:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -50,6 +51,7 @@ from pg_mimic.catalog_rewrite import rewrite_for_executor
 from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError, TokenError
 
+from custdim.contracts import EXPORT_ENTITIES
 from custdim.engines import duckdb_reader
 from custdim.engines.duckdb_introspection import Introspection
 from custdim.errors import UsageError
@@ -200,7 +202,7 @@ def _declared(oid: int) -> str:
 
 
 def _value(value: Any, oid: int) -> Any:
-    """A result value as pg-mimic encodes it: arrays of scalars stay lists, JSON columns are sent as JSON."""
+    """A result value as pg-mimic encodes it: a naive timestamp of a TIMESTAMPTZ column is UTC."""
     if isinstance(value, dt.datetime) and oid == TIMESTAMPTZ and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
@@ -254,11 +256,11 @@ class Endpoint:
     next statement, and the old one is closed when its last session has moved on.
     """
 
-    def __init__(self, catalog_path: str, export_dir: str, limits: Limits, derived: frozenset[str]) -> None:
+    def __init__(self, catalog_path: str, export_dir: str, limits: Limits) -> None:
         self.catalog_path = catalog_path
         self.export_dir = export_dir
         self.limits = limits
-        self.derived = derived
+        self.derived: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._reader: duckdb_reader.CatalogReader | None = None
         self._users: dict[int, int] = {}
@@ -299,6 +301,8 @@ class Endpoint:
                 if self._reader is not None:
                     self._old.append(self._reader)
                 self._reader, self.views, self.columns = reader, views, columns
+                # Exported entities are tables to clients; dim_customer, fact_activity, dim_date are views.
+                self.derived = frozenset(v for v in views if v not in EXPORT_ENTITIES)
                 if self._introspection is not None:
                     self._introspection.close()
                 self._introspection = Introspection(self.schema(), self.derived, DATABASE)
@@ -517,8 +521,8 @@ class CatalogSession(Session):
             return await asyncio.wait_for(asyncio.shield(task), max(deadline - time.monotonic(), 0.001))
         except TimeoutError:
             duckdb_reader.interrupt(cursor)
-            with _suppress():
-                await task
+            with contextlib.suppress(Exception):
+                await task  # the interrupted statement ends with an error nobody is waiting for
             raise PgError(
                 QUERY_CANCELED,
                 f"canceling statement due to statement timeout ({self.endpoint.limits.statement_timeout:g} s)",
@@ -534,14 +538,6 @@ class CatalogSession(Session):
             self._cursor.close()
         self.endpoint.release(self._reader)
         self._cursor = self._reader = None
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 # --- introspection: tables for entities, views for derived views ------------------------------------------------

@@ -1,6 +1,6 @@
 """Write one entity into a snapshot in the export's file format, and read back what was written to verify it.
 
-Parquet without pseudonymization copies the work zone's files byte for byte. Every other case streams record
+Parquet without pseudonymization copies its source files byte for byte. Every other case streams record
 batches (never a whole table in memory) through the pseudonymization transform into the target format:
 - parquet: one file per source file;
 - csv: one file per source file, header row, RFC 4180 quoting, UTF-8; lists and structs as JSON text (CSV has no
