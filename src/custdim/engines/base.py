@@ -61,10 +61,11 @@ class Engine(ABC):
         self._write_parquet(expr, path)
         return self.row_count(path)
 
-    def write_sorted(self, expr: ir.Table, path: str, key: str, row_group_rows: int) -> int:
-        """Like :meth:`write`, with the rows ordered by ``key`` in row groups of about ``row_group_rows`` rows (where
-        the engine sets it), so that readers skip every row group whose min/max excludes the key they look for."""
-        return self.write(expr.order_by(key), path)
+    def write_sorted(self, expr: ir.Table, path: str, key: str, row_group_rows: int) -> bool:
+        """Write ``expr`` to ``path`` ordered by ``key`` in row groups of ``row_group_rows`` rows, so that readers
+        skip every row group whose min/max excludes the key they look for; False (nothing written) where the engine
+        cannot do that cheaply: a global sort on Spark costs a sampling job and a shuffle per table."""
+        return False
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
         """Compute one step of a stage once and keep it in the engine; returns a table that reads the result.

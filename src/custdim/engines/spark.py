@@ -17,15 +17,12 @@ if TYPE_CHECKING:
     from custdim.config.project import SparkOptions
     from custdim.lake import Lake
 
-# Fast start for local sessions: serial GC and C1-only JIT cut session start and small-job latency. One unsegmented
-# code cache: a long local session (the test suite's) once died with "Out of space in CodeCache for adapters", the
-# small segment adapters get when the cache is split.
+# Fast start for local sessions: serial GC and C1-only JIT cut session start and small-job latency.
 _LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.session.timeZone": "UTC",
-    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-SegmentedCodeCache "
-    "-XX:ReservedCodeCacheSize=256m",
+    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.sql.ansi.enabled": "false",
 }
