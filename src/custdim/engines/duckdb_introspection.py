@@ -86,6 +86,15 @@ def _is_reg_cast(node: exp.Expr) -> bool:
     return isinstance(node, exp.Cast) and node.to.sql(dialect="postgres").lower() in REG_TYPES
 
 
+def _kinds(rows: list[dict[str, Any]], empty: dict[str, str]) -> dict[str, str]:
+    """Column kinds of rows built above, from the first row's values (``empty`` when there are no rows)."""
+    if not rows:
+        return empty
+    return {
+        k: "TEXT" if isinstance(v, str) else "BOOLEAN" if isinstance(v, bool) else "INT" for k, v in rows[0].items()
+    }
+
+
 def _table(columns: dict[str, str], rows: list[dict[str, Any]]) -> pa.Table:
     kinds = {
         "INT": pa.int64(),
@@ -158,14 +167,9 @@ class Introspection:
         pg = {
             "pg_namespace": _table({"oid": integer, "nspname": text, "nspowner": integer, "nspacl": text},
                                    [{"oid": o, "nspname": n, "nspowner": 10} for o, n in NAMESPACES]),
-            "pg_class": _table({k: (text if isinstance(v, str) else boolean if isinstance(v, bool) else integer)
-                                for k, v in classes[0].items()} if classes else {"oid": integer, "relname": text},
-                               classes),
-            "pg_attribute": _table({k: (text if isinstance(v, str) else boolean if isinstance(v, bool) else integer)
-                                    for k, v in attributes[0].items()} if attributes else {"attrelid": integer},
-                                   attributes),
-            "pg_type": _table({k: (text if isinstance(v, str) else boolean if isinstance(v, bool) else integer)
-                               for k, v in types[0].items()}, types),
+            "pg_class": _table(_kinds(classes, {"oid": integer, "relname": text}), classes),
+            "pg_attribute": _table(_kinds(attributes, {"attrelid": integer}), attributes),
+            "pg_type": _table(_kinds(types, {}), types),
             "pg_description": _table({"objoid": integer, "classoid": integer, "objsubid": integer,
                                       "description": text}, []),
             "pg_attrdef": _table({"oid": integer, "adrelid": integer, "adnum": integer, "adbin": text}, []),
