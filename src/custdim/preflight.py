@@ -23,6 +23,7 @@ from custdim.config.loader import config_error
 from custdim.config.project import ProjectConfig
 from custdim.config.sources import FileTable
 from custdim.errors import SourceError
+from custdim.stages.ingest.landing import TableRef, probe_columns
 from custdim.stages.ingest.readers import list_files
 
 HEAD_CHUNK = 64 * 1024
@@ -43,9 +44,9 @@ def validate_project(config: ProjectConfig) -> list[str]:
     notes: list[str] = []
     problems: list[tuple[str, str]] = []
     columns: dict[str, list[str]] = {}
-    for si, source in enumerate(config.sources):
-        for ti, table in enumerate(source.tables):
-            key, label = f"sources[{si}].tables[{ti}]", f"{source.name}.{table.name}"
+    for key, source, table in config.iter_tables():
+        label = f"{source.name}.{table.name}"
+        if isinstance(table, FileTable):
             try:
                 fs, files = list_files(config.resolve(table.path))
                 columns[label] = table_columns(fs, files, table, label)
@@ -56,8 +57,17 @@ def validate_project(config: ProjectConfig) -> list[str]:
                 problems.append((f"{key}.path", f"{label}: cannot read {exc.filename or table.path}: {exc.strerror}"))
                 continue
             notes.append(f"{label}: {len(files)} file(s), format {table.file_format}, {len(columns[label])} columns")
-            problems += _missing(columns, label, f"{key}.primary_key", [table.primary_key], by_name=False)
-            problems += _missing(columns, label, f"{key}.columns", list(table.columns))
+        else:
+            try:
+                probed = probe_columns(TableRef(config, source, table, key))
+            except SourceError as exc:
+                problems.append((key, str(exc)))
+                continue
+            assert probed is not None
+            columns[label], note = probed
+            notes.append(note)
+        problems += _missing(columns, label, f"{key}.primary_key", [table.primary_key], by_name=False)
+        problems += _missing(columns, label, f"{key}.columns", list(table.columns))
     unify = config.unify
     for i, ut in enumerate(unify.tables):
         problems += _missing(columns, ut.table, f"unify.tables[{i}].fields", list(ut.fields))

@@ -338,18 +338,14 @@ class Project:
     def suggest_mapping(self, tables: list[str] | None = None, min_confidence: float = 0.5) -> list[tuple[str, str]]:
         """(table, YAML for unify.tables) for each source table, proposed from its column names and values."""
         from custdim.semantic.suggest import suggest_mapping, suggestions_yaml
-        from custdim.stages.ingest.readers import read_table
+        from custdim.stages.ingest.landing import read_source_table
 
         names = tables or self.config.table_names()
         out = []
         for name in names:
-            try:
-                spec = self.config.source_table(name)
-            except KeyError:
-                raise StageError(
-                    f"unknown table {name!r}; valid values: {', '.join(self.config.table_names())}"
-                ) from None
-            data = read_table(self.config.resolve(spec.path), spec, name).table.drop_columns(["_row"])
+            if name not in self.config.table_names():
+                raise StageError(f"unknown table {name!r}; valid values: {', '.join(self.config.table_names())}")
+            data = read_source_table(self.config, name).drop_columns(["_row"])
             out.append((name, suggestions_yaml(name, suggest_mapping(data), min_confidence)))
         return out
 

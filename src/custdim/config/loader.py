@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from custdim.config.project import CrossCheckError, ProjectConfig
+from custdim.config.sources import SOURCE_TYPES
 from custdim.config.unify import Condition, Rule
 from custdim.errors import ConfigError
 
@@ -178,9 +179,11 @@ def check_referenced_files(config: ProjectConfig) -> None:
 def key_path(loc: tuple[int | str, ...]) -> str:
     """('sources', 0, 'tables', 1, 'format') -> 'sources[0].tables[1].format'."""
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
+        elif i == 2 and loc[0] == "sources" and part in SOURCE_TYPES:
+            continue  # the tag of the source type's union member, not a key
         elif not _NOT_A_KEY.match(part) or not out:
             out += ("." if out else "") + part
     return out

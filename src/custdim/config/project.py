@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +15,7 @@ from custdim.config.export import Export
 from custdim.config.measures import Measure
 from custdim.config.predictions import Predictions
 from custdim.config.segments import ALL_CUSTOMERS, Segment
-from custdim.config.sources import FileTable, Source
+from custdim.config.sources import Source, SourceTable
 from custdim.config.unify import Unify
 from custdim.contracts import CUSTOMER, EXPORT_ENTITIES
 
@@ -224,11 +225,18 @@ class ProjectConfig(Model):
                 key = "rename" if name in merge.rename else "exclude"
                 raise CrossCheckError(f"unify.merge.{key}.{name}", _unknown("unified field", name, fields))
 
+    def iter_tables(self) -> Iterator[tuple[str, Source, SourceTable]]:
+        """(key path ``sources[i].tables[j]``, source, table) for every source table, in file order."""
+        for si, source in enumerate(self.sources):
+            tables: list[SourceTable] = list(source.tables)
+            for ti, table in enumerate(tables):
+                yield f"sources[{si}].tables[{ti}]", source, table
+
     def table_names(self) -> list[str]:
         """Every source table as '<source>.<table>'."""
         return [f"{s.name}.{t.name}" for s in self.sources for t in s.tables]
 
-    def source_table(self, qualified: str) -> FileTable:
+    def source_table(self, qualified: str) -> SourceTable:
         source, _, table = qualified.partition(".")
         for s in self.sources:
             if s.name == source:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from custdim.config.base import Model, check_identifier
 
@@ -121,12 +121,163 @@ class FilesSource(Model):
 
     @model_validator(mode="after")
     def _unique_tables(self) -> FilesSource:
-        seen: set[str] = set()
-        for t in self.tables:
-            if t.name in seen:
-                raise ValueError(f"table {t.name!r} is listed twice in source {self.name!r}")
-            seen.add(t.name)
+        _unique_table_names(self.tables, self.name)
         return self
 
 
-Source = FilesSource
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# scheme://user:password@host: a password written into the project file rather than taken from the environment.
+_URL_PASSWORD = re.compile(r"^[\w+.-]+://[^/@:]*:([^/@]*)@")
+
+
+def env_references(text: str) -> list[str]:
+    """The environment variables ``${NAME}`` references in ``text`` names, in order."""
+    return _ENV_REF.findall(text)
+
+
+def _unique_table_names(tables: list[FileTable] | list[SqlTable] | list[CdmTable], source: str) -> None:
+    seen: set[str] = set()
+    for t in tables:
+        if t.name in seen:
+            raise ValueError(f"table {t.name!r} is listed twice in source {source!r}")
+        seen.add(t.name)
+
+
+class SqlTable(Model):
+    """One table of a database source: a whole table (``table:``) or the rows of a query (``query:``)."""
+
+    name: str
+    table: str | None = Field(default=None, description="Table or view, optionally schema-qualified (sales.members).")
+    query: str | None = Field(default=None, description="A SELECT whose rows are the table (read-only).")
+    primary_key: str
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Declared types, applied as for files; other columns keep the database type."
+    )
+    chunk_rows: int = Field(default=50_000, ge=1, description="Rows fetched and written per chunk.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_identifier(v, "table name")
+
+    @field_validator("columns")
+    @classmethod
+    def _types(cls, v: dict[str, str]) -> dict[str, str]:
+        return {col: check_column_type(t) for col, t in v.items()}
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SqlTable:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of `table` (a table or view name) or `query` (a SELECT)")
+        if self.table is not None and not re.fullmatch(r"[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*){0,2}", self.table):
+            raise ValueError(f"table {self.table!r} is not a table name ([catalog.][schema.]table); use `query:`")
+        return self
+
+
+class SqlSource(Model):
+    """``type: sql`` — tables read from a database through a SQLAlchemy URL.
+
+    Secrets never sit in the project file: the URL names environment variables (``url: ${POS_DB_URL}``, or
+    ``postgresql://etl:${POS_DB_PASSWORD}@db/pos``), resolved when the source is read.
+    """
+
+    name: str
+    type: Literal["sql"]
+    url: str = Field(description="SQLAlchemy URL; ${NAME} is replaced by the environment variable NAME.")
+    tables: list[SqlTable] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_identifier(v, "source name")
+
+    @field_validator("url")
+    @classmethod
+    def _no_plain_password(cls, v: str) -> str:
+        m = _URL_PASSWORD.match(v)
+        if m and m.group(1) and not _ENV_REF.fullmatch(m.group(1)):
+            raise ValueError(
+                "the URL holds a password in plain text; take it from the environment instead, "
+                "e.g. url: ${POS_DB_URL} or postgresql://user:${POS_DB_PASSWORD}@host/db"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _unique_tables(self) -> SqlSource:
+        _unique_table_names(self.tables, self.name)
+        return self
+
+
+class CdmTable(Model):
+    """One entity of a CDM folder, landed as a table."""
+
+    name: str
+    entity: str | None = Field(default=None, description="The entity's name in the manifest; defaults to `name`.")
+    primary_key: str
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Declared types that override the manifest's attribute types."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_identifier(v, "table name")
+
+    @field_validator("columns")
+    @classmethod
+    def _types(cls, v: dict[str, str]) -> dict[str, str]:
+        return {col: check_column_type(t) for col, t in v.items()}
+
+    @property
+    def entity_name(self) -> str:
+        return self.entity or self.name
+
+
+class CdmSource(Model):
+    """``type: cdm`` — entities of a Common Data Model folder (``*.manifest.cdm.json`` or ``model.json``)."""
+
+    name: str
+    type: Literal["cdm"]
+    manifest: str = Field(description="Path or URL of the folder's *.manifest.cdm.json or model.json.")
+    tables: list[CdmTable] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_identifier(v, "source name")
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest_file(cls, v: str) -> str:
+        leaf = v.rstrip("/").rsplit("/", 1)[-1]
+        if not (leaf.endswith(".manifest.cdm.json") or leaf == "model.json"):
+            raise ValueError(f"{v!r} is neither a *.manifest.cdm.json nor a model.json file")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_tables(self) -> CdmSource:
+        _unique_table_names(self.tables, self.name)
+        return self
+
+
+SOURCE_TYPES = ("files", "sql", "cdm")
+
+
+def _source_type(value: object) -> str | None:
+    # `type` may be left out for files (projects written before other source types existed).
+    kind = value.get("type", "files") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in SOURCE_TYPES else None
+
+
+if TYPE_CHECKING:
+    Source = FilesSource | SqlSource | CdmSource
+else:
+    Source = Annotated[
+        Annotated[FilesSource, Tag("files")] | Annotated[SqlSource, Tag("sql")] | Annotated[CdmSource, Tag("cdm")],
+        Discriminator(
+            _source_type,
+            custom_error_type="source_type",
+            custom_error_message=f"unknown source type; valid types: {', '.join(SOURCE_TYPES)}",
+        ),
+    ]
+SourceTable = FileTable | SqlTable | CdmTable

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pyarrow.parquet as pq
-
 from custdim.contracts import INGEST_STAGING, RAW_MANIFEST
 from custdim.errors import ConfigError
 from custdim.lake.cdm import Entity, Manifest
 from custdim.report import StageReport, now_iso
 from custdim.stages.context import RunContext, StageSpec
-from custdim.stages.ingest.readers import ROW, read_table
+from custdim.stages.ingest.landing import TableRef, stage_table
+from custdim.stages.ingest.readers import ROW
 from custdim.stages.ingest.validate import check_table
 
 REASON_KINDS = (
@@ -32,19 +31,15 @@ def run(ctx: RunContext, report: StageReport) -> None:
     config, lake, engine = ctx.config, ctx.lake, ctx.engine
     entities: list[Entity] = []
     ingested_at = now_iso().replace("+00:00", "")
-    tables = [(si, ti, s, t) for si, s in enumerate(config.sources) for ti, t in enumerate(s.tables)]
+    tables = list(config.iter_tables())
     with ctx.steps("ingest", len(tables)) as advance:
-        for si, ti, source, table in tables:
+        for key, source, table in tables:
             label = f"{source.name}.{table.name}"
-            key = f"sources[{si}].tables[{ti}]"
-            result = read_table(config.resolve(table.path), table, label, key)
-            _check_columns(config.file, key, label, result.table.column_names, table.primary_key, table.columns)
-
             staging = lake.work_table(*INGEST_STAGING, source.name, table.name)
             lake.remove(staging)
             lake.makedirs(staging)
-            with lake.fs.open(f"{staging}/part-00000.parquet", "wb") as fh:
-                pq.write_table(result.table, fh)
+            staged = stage_table(TableRef(config, source, table, key), lake.fs, staging)
+            _check_columns(config.file, key, label, staged.columns, table.primary_key, table.columns)
 
             checked = check_table(engine.read(staging), table.primary_key, table.columns, ctx.run_id, ingested_at)
             if checked.trimmed_keys is not None:
@@ -58,8 +53,8 @@ def run(ctx: RunContext, report: StageReport) -> None:
             landed = engine.write(checked.good, raw_path)
             rejects_path = lake.rejects_table(source.name, table.name)
             rejects = checked.rejects
-            if result.rejects:
-                rejects = rejects.union(engine.from_arrow(result.rejects_table()))
+            if staged.rejects.num_rows:
+                rejects = rejects.union(engine.from_arrow(staged.rejects))
             rejected = engine.write(rejects, rejects_path)
             if not rejected:
                 lake.remove(rejects_path)
@@ -73,7 +68,7 @@ def run(ctx: RunContext, report: StageReport) -> None:
                     f"{label}: {rejected} rows rejected ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))});"
                     f" see {rejects_path}"
                 )
-            report.rows_in[label] = result.table.num_rows + len(result.rejects)
+            report.rows_in[label] = staged.rows + staged.rejects.num_rows
             report.rows_out[label] = landed
             if landed == 0:
                 report.warn(f"{label}: no rows landed")
@@ -105,7 +100,7 @@ def _write_raw_manifest(ctx: RunContext, entities: list[Entity]) -> None:
 
 
 def outputs(ctx: RunContext) -> list[str]:
-    return [ctx.lake.raw_table(s.name, t.name) for s in ctx.config.sources for t in s.tables]
+    return [ctx.lake.raw_table(s.name, t.name) for _, s, t in ctx.config.iter_tables()]
 
 
 STAGE = StageSpec("ingest", (), run, outputs, "land source files as Parquet under raw/")

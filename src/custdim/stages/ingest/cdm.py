@@ -1,0 +1,17 @@
+"""Land the tables of a `type: cdm` source (to be built; see the ingest landing contract)."""
+
+from __future__ import annotations
+
+import fsspec
+
+from custdim.stages.ingest.landing import Staged, TableRef
+
+
+def stage_cdm_table(ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str) -> Staged:
+    """Write the table's rows as Parquet parts under ``staging`` (see :func:`landing.stage_table`)."""
+    raise NotImplementedError
+
+
+def probe_cdm_columns(ref: TableRef) -> tuple[list[str], str]:
+    """The columns the table will land, read cheaply, and a note for `custdim validate`."""
+    raise NotImplementedError
