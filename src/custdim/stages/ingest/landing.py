@@ -8,7 +8,7 @@ staged table with the engine, identically for every kind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import fsspec
 import pyarrow as pa
@@ -26,6 +26,9 @@ class Staged:
     rows: int  # rows written to the staging folder
     rejects: pa.Table  # rows that could not be read at all (REJECT_SCHEMA), not in the staging folder
     columns: list[str]  # staged columns, ``_row`` included
+    # Types the source itself declares (a CDM folder's attribute types), applied like the project file's
+    # ``columns:``, which override them.
+    declared: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

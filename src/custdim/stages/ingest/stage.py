@@ -39,9 +39,10 @@ def run(ctx: RunContext, report: StageReport) -> None:
             lake.remove(staging)
             lake.makedirs(staging)
             staged = stage_table(TableRef(config, source, table, key), lake.fs, staging)
+            declared = {**staged.declared, **table.columns}
             _check_columns(config.file, key, label, staged.columns, table.primary_key, table.columns)
 
-            checked = check_table(engine.read(staging), table.primary_key, table.columns, ctx.run_id, ingested_at)
+            checked = check_table(engine.read(staging), table.primary_key, declared, ctx.run_id, ingested_at)
             if checked.trimmed_keys is not None:
                 trimmed = int(engine.to_arrow(checked.trimmed_keys)["n"][0].as_py() or 0)
                 if trimmed:
