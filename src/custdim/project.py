@@ -5,6 +5,7 @@ The CLI (and later the web app and SQL endpoint) are thin layers over this class
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import secrets
 import time
@@ -92,15 +93,20 @@ class Project:
         engine: str | None = None,
         wait: bool = False,
         keep_steps: bool = False,
+        resume: bool = False,
     ) -> RunReport:
         """Run the whole pipeline, or one stage on the outputs of earlier runs.
 
         Holds the lake's run lock throughout (``wait``: queue behind a running run instead of failing). Once the
         lock is held, a run report is always written, also when the engine fails to start or a stage fails.
         ``keep_steps`` (debugging) also writes every intermediate step to ``work/<run_id>/steps/``.
+        ``resume``: continue the last run if it failed or was killed, from its first unfinished stage, on the
+        outputs it committed (see :func:`custdim.stages.resume.plan`); nothing runs when the last run succeeded.
         """
         from custdim.stages.registry import STAGES
 
+        if resume and stage is not None:
+            raise UsageError("--resume continues the last run's own stages; it cannot be combined with --stage")
         selected = [s for s in STAGES if stage is None or s.name == stage]
         if not selected:
             raise StageError(f"unknown stage {stage!r}; valid stages: {', '.join(STAGE_NAMES)}")
@@ -109,8 +115,16 @@ class Project:
 
             load_key(self.config)  # a missing key fails now, not after every stage before publish ran
         report = RunReport(run_id=new_run_id(), project=self.name, engine=engine or self.config.engine)
+        report.project_sha256 = hashlib.sha256(Path(self.config.file).read_bytes()).hexdigest()
         with self._running(
-            self.lake, selected, report, record=True, progress=progress, wait=wait, keep_steps=keep_steps
+            self.lake,
+            selected,
+            report,
+            record=True,
+            progress=progress,
+            wait=wait,
+            keep_steps=keep_steps,
+            resume=resume,
         ):
             pass
         return report
@@ -195,6 +209,7 @@ class Project:
         wait: bool = False,
         keep_steps: bool = False,
         scratch: str | None = None,
+        resume: bool = False,
     ) -> Iterator[RunContext]:
         """The one run loop: hold the lock as ``report.run_id``, start an engine, run ``stages`` on ``lake``.
 
@@ -203,13 +218,15 @@ class Project:
         belongs to the lake: leftovers of killed runs are recovered first, each stage's lineage record is
         withdrawn and committed, and the report is written to ``_runs/`` (also when the run fails). Runs that
         are not recorded (previews, training) leave none of that behind. ``scratch``: a folder only this run
-        writes, cleared before the stages and removed after, while the lock is still held.
+        writes, cleared before the stages and removed after, while the lock is still held. ``resume``: ``stages``
+        shrinks to what the last (failed or killed) run left to do, decided once the lock is held.
         """
         from custdim.engines import create_engine
         from custdim.stages import state
         from custdim.stages.context import RunContext
         from custdim.stages.publish.stage import recover
         from custdim.stages.registry import STAGES
+        from custdim.stages.resume import plan as resume_plan
 
         # An unrecorded run has no stage records for a later run to check, so its outputs must never be published.
         assert record or all(spec.name != "publish" for spec in stages), "only a recorded run may publish"
@@ -220,9 +237,15 @@ class Project:
             eng: Engine | None = None
             try:
                 report.notes = notes + (recover(lake) if record else [])
+                if resume:
+                    stages = resume_plan(lake, self.runs(1, exclude=report.run_id), report)
+                report.planned = [s.name for s in stages]
+                if record:  # from now on the report tells a killed run from one never started
+                    lake.write_json(lake.path("_runs", f"{report.run_id}.json"), report.to_json())
                 if scratch is not None:
                     lake.remove(scratch)  # what a killed preview left behind
-                if record and len(stages) == 1:
+                if record and stages and stages[0].requires:
+                    # Not from the first stage (--stage, --resume): the outputs below must form one run's chain.
                     state.check_chain(lake, stages[0].requires, {s.name: s for s in STAGES})
                 eng = create_engine(report.engine, lake, self.config.spark)
                 if keep_steps:
@@ -327,13 +350,21 @@ class Project:
         fmt = "delta" if delta else "parquet"
         return render_ddl(dialect, doc, schemas, location.rstrip("/"), fmt, schema_name)
 
-    def runs(self, limit: int = 10) -> list[RunReport]:
-        """The latest run reports, newest first."""
+    def runs(self, limit: int = 10, exclude: str | None = None) -> list[RunReport]:
+        """The latest run reports, newest first (``exclude``: leave out this run id)."""
         root = self.lake.path("_runs")
         if not self.lake.exists(root):
             return []
         files = sorted((p for p in self.lake.fs.ls(root, detail=False) if p.endswith(".json")), reverse=True)
-        return [RunReport.from_json(self.lake.read_json(f)) for f in files[:limit]]
+        if exclude is not None:
+            files = [f for f in files if posixpath.basename(f) != f"{exclude}.json"]
+        reports = [RunReport.from_json(self.lake.read_json(f)) for f in files[:limit]]
+        holder = RunLock(self.lake).live_holder()
+        for r in reports:
+            # A report says "running" from the moment its run holds the lock; a run killed since never said more.
+            if r.status == "running" and (holder is None or holder.run_id != r.run_id):
+                r.status = "killed"
+        return reports
 
     def suggest_mapping(self, tables: list[str] | None = None, min_confidence: float = 0.5) -> list[tuple[str, str]]:
         """(table, YAML for unify.tables) for each source table, proposed from its column names and values."""

@@ -51,6 +51,12 @@ class RunReport:
     stages: list[StageReport] = field(default_factory=list)
     # What the run did besides its stages: a stale lock taken over, leftovers of killed runs cleaned up.
     notes: list[str] = field(default_factory=list)
+    # The stages the run set out to run, in order (a run that stops early lists more than it ran).
+    planned: list[str] = field(default_factory=list)
+    # `custdim run --resume`: the failed or killed run whose remaining stages this run ran.
+    resumes: str | None = None
+    # SHA-256 of the project file the run read: a resumed run must read the same one.
+    project_sha256: str | None = None
     version: int = REPORT_VERSION
 
     def stage(self, name: str) -> StageReport | None:

@@ -67,14 +67,14 @@ def test_validate(example_dir: Path) -> None:
     assert code == 0 and "crm.contacts: 1 file(s), format csv" in out
     (example_dir / "data" / "orders.jsonl").unlink()
     code, out = invoke("validate", "-p", str(example_dir))
-    assert code == 1 and "orders.jsonl: file not found" in out
+    assert code == 3 and "orders.jsonl: file not found" in out  # validate reports problems as project file errors
 
 
 def test_config_error_is_one_clear_line(example_dir: Path) -> None:
     text = (example_dir / "custdim.yaml").read_text().replace("engine: duckdb", "engine: oracle")
     (example_dir / "custdim.yaml").write_text(text)
     code, out = invoke("run", "-p", str(example_dir))
-    assert code == 1
+    assert code == 3
     assert out.startswith("Error: ") and "custdim.yaml: engine:" in out and "Traceback" not in out
 
 
@@ -103,7 +103,7 @@ def test_demo_command(tmp_path: Path) -> None:
 def test_installed_entry_point_error_boundary(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "custdim"
     proc = subprocess.run([str(exe), "status", "-p", str(tmp_path)], capture_output=True, text=True, check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # the project file is wrong (missing)
     assert proc.stderr.startswith("Error: ") and "project file not found" in proc.stderr
     assert "Traceback" not in proc.stderr
     proc = subprocess.run(

@@ -42,7 +42,7 @@ def test_a_second_run_fails_at_once_naming_the_run_in_the_way(project_dir: Path)
     began = time.monotonic()
     second = custdim("run", "--project", str(project_dir))
     assert time.monotonic() - began < 30  # it did not wait for the first run
-    assert second.returncode == 1
+    assert second.returncode == 75  # EX_TEMPFAIL: the lake is busy, try again later
     assert f"another run ({holder['run_id']}, started " in second.stderr
     assert "is using this lake" in second.stderr and "--wait" in second.stderr
     assert "Traceback" not in second.stderr + second.stdout
@@ -57,8 +57,8 @@ def test_two_runs_started_together_one_wins_and_the_export_is_complete(project_d
     runs = [start("run", "--project", str(project_dir), failpoint="run.locked:sleep=3") for _ in range(2)]
     results = [(p.wait(timeout=180), p.communicate()[1]) for p in runs]
     codes = sorted(code for code, _ in results)
-    assert codes == [0, 1], results
-    loser = next(err for code, err in results if code == 1)
+    assert codes == [0, 75], results
+    loser = next(err for code, err in results if code == 75)
     assert "is using this lake" in loser and "Traceback" not in loser
     assert_consistent_export(project_dir)
     reports = Project.load(project_dir).runs()

@@ -59,7 +59,7 @@ def _os_message(exc: OSError) -> str:
 
 
 def _errors(command: Callable[P, None]) -> Callable[P, None]:
-    """The one error boundary: every failure becomes one 'Error: ...' line, exit 1 (130 when interrupted).
+    """The one error boundary: every failure becomes one 'Error: ...' line and an exit status from EXIT_CODES.
 
     custdim's own errors name the file and key; OSError and anything unexpected are a last-resort net so that a
     user never sees a traceback unless they ask for it with --debug.
@@ -74,7 +74,7 @@ def _errors(command: Callable[P, None]) -> Callable[P, None]:
         except CustdimError as exc:
             if _state["debug"]:
                 raise
-            _fail(printable(str(exc)))
+            _fail(printable(str(exc)), exc.exit_code)
         except KeyboardInterrupt:
             if _state["debug"]:
                 raise
@@ -115,15 +115,27 @@ def run(
     keep_steps: Annotated[
         bool, typer.Option("--keep-steps", help="Debug: also write every intermediate step to lake/work/<run>/steps.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="If the last run failed or was killed, run only its unfinished stages (on its committed outputs); "
+            "do nothing if it succeeded.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the pipeline (or one stage) and print a summary."""
+    """Run the pipeline (or one stage) and print a summary.
+
+    Exit status: 0 success; 1 the run failed; 2 wrong command line; 3 the project file is wrong; 4 a source cannot
+    be read; 75 the lake is busy (another run holds its lock: retry later, or use --wait); 130 interrupted.
+    """
     from custdim.cli.progress import progress_bars
     from custdim.cli.render import match_rates, predictions_summary, run_summary, segment_sizes
     from custdim.project import Project
 
     p = Project.load(project)
     with progress_bars(console) as progress:
-        report = p.run(stage=stage, progress=progress, engine=engine, wait=wait, keep_steps=keep_steps)
+        report = p.run(stage=stage, progress=progress, engine=engine, wait=wait, keep_steps=keep_steps, resume=resume)
     run_summary(console, report)
     match_rates(console, report)
     predictions_summary(console, report)

@@ -31,6 +31,8 @@ POLL_SECONDS = 0.5
 class LakeBusyError(CustdimError):
     """Another run holds the lake's lock."""
 
+    exit_code = 75  # EX_TEMPFAIL (sysexits.h): schedulers read it as "try again later"
+
 
 @dataclass(frozen=True)
 class LockHolder:
@@ -81,6 +83,11 @@ class RunLock:
             return LockHolder(**data)
         except (OSError, ValueError, TypeError):
             return None
+
+    def live_holder(self) -> LockHolder | None:
+        """Who holds the lock now and is still running (None when free, unreadable or left by a dead process)."""
+        current = self.holder()
+        return current if current is not None and _alive(current) else None
 
     def _try_create(self, holder: LockHolder) -> bool:
         self.lake.makedirs(self.lake.path("_runs"))
