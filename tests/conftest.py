@@ -154,3 +154,11 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-u
     eng = create_engine(request.param, Lake(str(tmp_path / "lake")))
     yield eng
     eng.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With pytest-xdist (``make test`` runs two workers), every Spark test goes to one worker, so a test run
+    still starts one Spark session."""
+    for item in items:
+        if item.get_closest_marker("spark") is not None:
+            item.add_marker(pytest.mark.xdist_group("spark"))

@@ -20,9 +20,19 @@ import pytest
 from custdim.errors import ConfigError, SourceError
 from custdim.project import Project
 from custdim.report import StageReport
+from custdim.stages.ingest import streaming
 from tests.conftest import EXAMPLE_YAML, ORDERS, write_example
 
 HEADER = "contact_id,first_name,last_name,email,phone,city,zip"
+
+
+@pytest.fixture(autouse=True, params=["whole", "streamed"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every case twice: files read whole (as small files are), and streamed in 1 KiB blocks (as large ones are)."""
+    if request.param == "streamed":
+        monkeypatch.setattr(streaming, "STREAM_BYTES", 0)
+        monkeypatch.setattr(streaming, "BLOCK_BYTES", 1 << 10)
+    return str(request.param)
 
 
 def rows(n: int = 10) -> list[str]:

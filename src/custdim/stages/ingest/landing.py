@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from custdim.config.project import ProjectConfig
 from custdim.config.sources import CdmSource, FilesSource, FileTable, Source, SourceTable, SqlSource
-from custdim.stages.ingest.readers import REJECT_SCHEMA, read_table
+from custdim.stages.ingest.readers import REJECT_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,13 @@ def stage_table(ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str) -> S
 
 
 def stage_files_table(ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str) -> Staged:
-    """A ``type: files`` table: every file read into Arrow, then one Parquet part."""
+    """A ``type: files`` table: large CSV files streamed block by block, Parquet row group by row group."""
+    from custdim.stages.ingest.streaming import land_files
+
     table = ref.table
     assert isinstance(table, FileTable)
-    result = read_table(ref.config.resolve(table.path), table, ref.label, ref.key)
-    with fs.open(f"{staging}/part-00000.parquet", "wb") as fh:
-        pq.write_table(result.table, fh)
-    return Staged(result.table.num_rows, result.rejects_table(), result.table.column_names)
+    landed = land_files(ref.config.resolve(table.path), table, ref.label, ref.key, fs, staging)
+    return Staged(landed.rows, pa.Table.from_pylist(landed.rejects, schema=REJECT_SCHEMA), landed.columns)
 
 
 def empty_rejects() -> pa.Table:
