@@ -7,7 +7,9 @@ segments stages against a hand-written DuckDB query and on Spark (``--customers`
 (``--clv-customers``; see :mod:`bench.clv`); ``predictions`` judges every model on held-out time against its
 baseline on the demo retailer (``--prediction-customers``, ``--prediction-seeds``; see :mod:`bench.predictions`);
 ``export`` publishes 1M customers as Parquet, CSV and Delta and measures the SQL endpoint's latency
-(``--export-customers``, ``--export-activities``; see :mod:`bench.export`); ``all`` (the default) runs all six.
+(``--export-customers``, ``--export-activities``; see :mod:`bench.export`); ``ingest`` lands one large CSV file
+streamed and whole against DuckDB's own copy (``--ingest-rows``; see :mod:`bench.ingest`); ``all`` (the default)
+runs all seven.
 Each size runs in fresh processes (one to generate the data, one to run the pipeline on it), so timings start cold
 and peak memory belongs to that size and phase alone. Results go to ``bench/results/pipeline_<engine>.{json,md}``
 , ``bench/results/er.{json,md}``, ``bench/results/insights.{json,md}`` and
@@ -41,7 +43,7 @@ REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
 DEFAULT_SIZES = (10_000, 100_000)
 PHASES = ("generate", "pipeline")
-SUITES = ("pipeline", "er", "insights", "clv", "predictions", "export", "all")
+SUITES = ("pipeline", "er", "insights", "clv", "predictions", "export", "ingest", "all")
 ER_DEFAULT_RECORDS = (100_000, 1_000_000)  # bench.er.DEFAULT_RECORDS (not imported: bench.er imports this module)
 
 
@@ -72,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import export
 
         status = max(status, export.run(args.export_customers, args.export_activities, args.seed, args.out))
+    if args.suite in ("ingest", "all"):
+        from bench import ingest
+
+        status = max(status, ingest.run(args.ingest_rows, args.seed, args.out))
     return status
 
 
@@ -86,10 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         default=ER_DEFAULT_RECORDS,
         help="er suite: customer records per run, comma-separated",
     )
-    from bench import clv, export, insights, predictions
+    from bench import clv, export, ingest, insights, predictions
 
     insights.add_options(parser)
     export.add_options(parser)
+    ingest.add_options(parser)
     clv.add_options(parser)
     predictions.add_options(parser)
     parser.add_argument("--seed", type=int, default=42, help="data generator seed (default: 42)")

@@ -7,6 +7,7 @@ rounded, truncated or read in another base, and timestamps with an offset are co
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -58,8 +59,8 @@ class Checked:
 @dataclass(frozen=True)
 class _Parsed:
     value: ir.Value
-    # Null when the value is fine (or missing); otherwise why the row is rejected.
-    problem: ir.StringValue
+    # Given the converted value: null when the value is fine (or missing); otherwise why the row is rejected.
+    problem: Callable[[ir.Value], ir.StringValue]
 
 
 def check_table(t: ir.Table, primary_key: str, declared: dict[str, str], run_id: str, ingested_at: str) -> Checked:
@@ -68,57 +69,59 @@ def check_table(t: ir.Table, primary_key: str, declared: dict[str, str], run_id:
     Text primary keys lose surrounding whitespace, so ``" 4 "`` and ``"4"`` are one key (the second is a duplicate).
     """
     source_columns = [c for c in t.columns if c != ROW]
-    casts: dict[str, ir.Value] = {}
-    problems: list[ir.StringValue] = []
-    for col, declared_type in declared.items():
-        if t[col].type() == ibis.dtype(ibis_type(declared_type)):
-            continue
-        parsed = _parse(t[col], col, declared_type)
-        casts[col] = parsed.value
-        problems.append(parsed.problem)
+    # Each step below is a column of its own, computed once: written as one expression, every value would be
+    # spelled out again inside every check and reason that uses it, and engines evaluate each copy.
+    to_parse = {c: d for c, d in declared.items() if t[c].type() != ibis.dtype(ibis_type(d))}
+    t = t.mutate(**{f"__text_{c}": blank_to_null(t[c]) for c in to_parse if t[c].type().is_string()})
+    parsed = {c: _parse(t, c, d) for c, d in to_parse.items()}
+    t = t.mutate(**{f"__cast_{c}": p.value for c, p in parsed.items()})
+    t = t.mutate(**{f"__problem_{c}": parsed[c].problem(t[f"__cast_{c}"]) for c in parsed})
 
+    key_is_text = t[primary_key].type().is_string()
+    if primary_key not in parsed and key_is_text:
+        t = t.mutate(**{f"__cast_{primary_key}": t[primary_key].strip()})
+    cast_key = f"__cast_{primary_key}"
+    key = t[cast_key] if cast_key in t.columns else t[primary_key]
     raw_key = t[primary_key]
-    key_is_text = raw_key.type().is_string()
-    if primary_key in casts:
-        key = casts[primary_key]
-    elif key_is_text:
-        key = raw_key.strip()
-        casts[primary_key] = key
-    else:
-        key = raw_key
-    key_text = key.cast("string")
-    key_missing = raw_key.isnull() | (raw_key.cast("string").strip() == "")
-    first_row = t[ROW].min().over(group_by=key)
-    dup_rank = ibis.row_number().over(group_by=key, order_by=t[ROW])
-    trimmed = (raw_key != raw_key.strip()) if key_is_text else ibis.literal(False)
-    dup_reason = ibis.literal("duplicate primary key ") + key_text + ", first seen at row " + first_row.cast("string")
+    t = t.mutate(
+        __first_row=t[ROW].min().over(group_by=key),
+        __dup_rank=ibis.row_number().over(group_by=key, order_by=t[ROW]),
+        __key_missing=raw_key.isnull() | (raw_key.cast("string").strip() == ""),
+        __trimmed=(raw_key != raw_key.strip()) if key_is_text else ibis.literal(False),
+    )
+    key = t[cast_key] if cast_key in t.columns else t[primary_key]
+    raw_key = t[primary_key]
+    dup_reason = ibis.literal("duplicate primary key ") + key.cast("string") + ", first seen at row "
+    dup_reason = dup_reason + t.__first_row.cast("string")
     dup_reason = ibis.ifelse(
-        trimmed,
+        t.__trimmed,
         dup_reason + " (surrounding whitespace trimmed from '" + raw_key.cast("string") + "')",
         dup_reason,
     )
-
     reason: ir.StringValue = ibis.null("string")
-    for problem in reversed(problems):
-        reason = problem.fill_null(reason)
-    reason = ibis.ifelse(key.notnull() & (dup_rank > 0), dup_reason, reason)
-    reason = ibis.ifelse(key_missing, ibis.literal(f"primary key {primary_key!r} is null or empty"), reason)
+    for c in reversed(list(parsed)):
+        reason = t[f"__problem_{c}"].fill_null(reason)
+    reason = ibis.ifelse(key.notnull() & (t.__dup_rank > 0), dup_reason, reason)
+    reason = ibis.ifelse(t.__key_missing, ibis.literal(f"primary key {primary_key!r} is null or empty"), reason)
 
-    flagged = t.mutate(_reason=reason, **{f"__cast_{c}": v for c, v in casts.items()})
+    flagged = t.mutate(_reason=reason)
     good = flagged.filter(flagged._reason.isnull())
     good = good.select(
-        *[good[f"__cast_{c}"].name(c) if c in casts else good[c] for c in source_columns],
+        *[good[f"__cast_{c}"].name(c) if f"__cast_{c}" in good.columns else good[c] for c in source_columns],
         _ingested_at=ibis.literal(ingested_at).cast("timestamp"),
         _run_id=ibis.literal(run_id),
     )
     bad = flagged.filter(flagged._reason.notnull())
     rejects = bad.select(bad[ROW], bad._reason, _record=record_json(bad, source_columns))
-    trimmed_keys = t.aggregate(n=trimmed.cast("int64").sum().fill_null(0)) if key_is_text else None
+    trimmed_keys = t.aggregate(n=t.__trimmed.cast("int64").sum().fill_null(0)) if key_is_text else None
     return Checked(good=good, rejects=rejects, trimmed_keys=trimmed_keys)
 
 
-def _parse(column: ir.Value, col: str, declared: str) -> _Parsed:
-    """A column converted to its declared type, with the reason for each value that does not convert exactly."""
+def _parse(t: ir.Table, col: str, declared: str) -> _Parsed:
+    """Column ``col`` of ``t`` converted to its declared type, and the reason for each value that does not convert
+    exactly (a function of the converted value, so that it is computed once). A text column's blank-trimmed text
+    is the column ``__text_<col>`` of ``t``."""
+    column = t[col]
     target = ibis_type(declared)
     raw = column.cast("string")
 
@@ -136,24 +139,27 @@ def _parse(column: ir.Value, col: str, declared: str) -> _Parsed:
     if not column.type().is_string():
         return _parse_typed(column, target, declared, cannot_parse, out_of_range, not_whole, rounded)
 
-    text = blank_to_null(column)
+    text = t[f"__text_{col}"]
     present = text.notnull()
-    problem: ir.StringValue
     if declared in ("int", "bigint"):
         syntax = text.re_search(INTEGER_RE)
         value = ibis.ifelse(syntax, text.try_cast(target), ibis.null(target))
-        problem = ibis.cases(
-            (present & ~syntax, not_whole),
-            (present & value.isnull(), out_of_range),
-            else_=ibis.null("string"),
-        )
+
+        def problem(value: ir.Value) -> ir.StringValue:
+            return ibis.cases(
+                (present & ~syntax, not_whole),
+                (present & value.isnull(), out_of_range),
+                else_=ibis.null("string"),
+            )
     elif declared == "double":
         value = parse_number(text)
-        problem = ibis.cases(
-            (present & value.isnull(), cannot_parse),
-            (present & ~is_finite(value), out_of_range),
-            else_=ibis.null("string"),
-        )
+
+        def problem(value: ir.Value) -> ir.StringValue:
+            return ibis.cases(
+                (present & value.isnull(), cannot_parse),
+                (present & ~is_finite(value), out_of_range),
+                else_=ibis.null("string"),
+            )
     elif decimal:
         precision, scale = int(decimal.group(1)), int(decimal.group(2))
         syntax = text.re_search(DECIMAL_RE)
@@ -162,26 +168,37 @@ def _parse(column: ir.Value, col: str, declared: str) -> _Parsed:
         # More significant digits before the point than the type holds.
         too_large = text.re_search(r"^[+-]?0*[1-9][0-9]{" + str(precision - scale) + "}")
         value = ibis.ifelse(syntax & ~needs_rounding & ~too_large, text.try_cast(target), ibis.null(target))
-        problem = ibis.cases(
-            (present & ~syntax, cannot_parse),
-            (present & needs_rounding, rounded),
-            (present & too_large, out_of_range),
-            (present & value.isnull(), cannot_parse),
-            else_=ibis.null("string"),
-        )
+
+        def problem(value: ir.Value) -> ir.StringValue:
+            return ibis.cases(
+                (present & ~syntax, cannot_parse),
+                (present & needs_rounding, rounded),
+                (present & too_large, out_of_range),
+                (present & value.isnull(), cannot_parse),
+                else_=ibis.null("string"),
+            )
     elif declared == "timestamp":
         value = parse_timestamp(text)
-        problem = ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
+
+        def problem(value: ir.Value) -> ir.StringValue:
+            return ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
     elif declared == "date":
         value = ibis.ifelse(text.re_search(DATE_RE), text.try_cast("date"), ibis.null("date"))
-        problem = ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
+
+        def problem(value: ir.Value) -> ir.StringValue:
+            return ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
     elif declared == "boolean":
         word = text.lower()
         value = ibis.cases((word.isin(_TRUE), True), (word.isin(_FALSE), False), else_=ibis.null("boolean"))
-        problem = ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
+
+        def problem(value: ir.Value) -> ir.StringValue:
+            return ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
     else:
         value = text.try_cast(target)
-        problem = ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
+
+        def problem(value: ir.Value) -> ir.StringValue:
+            return ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string"))
+
     return _Parsed(value, problem)
 
 
@@ -198,14 +215,17 @@ def _parse_typed(
     present = column.notnull()
     if declared == "timestamp":
         value = as_timestamp(column)
-        return _Parsed(value, ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string")))
+        return _Parsed(value, lambda v: ibis.ifelse(present & v.isnull(), cannot_parse, ibis.null("string")))
     value = column.try_cast(target)
     if not (column.type().is_numeric() and value.type().is_numeric()):
-        return _Parsed(value, ibis.ifelse(present & value.isnull(), cannot_parse, ibis.null("string")))
-    changed = value.cast("float64") != column.cast("float64")
-    problem = ibis.cases(
-        (present & value.isnull(), out_of_range),
-        (present & changed, not_whole if declared in ("int", "bigint") else rounded),
-        else_=ibis.null("string"),
-    )
+        return _Parsed(value, lambda v: ibis.ifelse(present & v.isnull(), cannot_parse, ibis.null("string")))
+
+    def problem(value: ir.Value) -> ir.StringValue:
+        changed = value.cast("float64") != column.cast("float64")
+        return ibis.cases(
+            (present & value.isnull(), out_of_range),
+            (present & changed, not_whole if declared in ("int", "bigint") else rounded),
+            else_=ibis.null("string"),
+        )
+
     return _Parsed(value, problem)
