@@ -19,11 +19,14 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/custdim demo --dir $(DEMO_DIR) --customers $(CUSTOMERS) --force
 
+# Two workers; every Spark test runs on one of them (conftest.py), so a test run still starts one Spark session.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not spark"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not spark"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

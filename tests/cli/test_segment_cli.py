@@ -90,7 +90,7 @@ def test_preview_errors_name_the_segment_or_field(shop_dir: Path) -> None:
     yaml = shop_dir / "custdim.yaml"
     yaml.write_text(yaml.read_text() + "  - name: typo\n    all: [{field: TotalSpent, op: '>', value: 1}]\n")
     code, out = invoke("segment", "preview", "typo", "-p", str(shop_dir))
-    assert code == 1 and "segments[3].all[0].field" in out and "unknown field 'TotalSpent'" in out
+    assert code == 3 and "segments[3].all[0].field" in out and "unknown field 'TotalSpent'" in out
     assert "TotalTransactionValue" in out  # the valid names are listed
     assert "Traceback" not in out
     # Other segments still preview: only the named one and what it refers to are compiled.
@@ -107,9 +107,9 @@ def test_overlap_matrix_of_two_and_three_segments(shop_dir: Path) -> None:
     assert "big-spender (1)" in out and "web (2)" in out and "1 (100%)" in out and "1 (50%)" in out
     assert "in all three" not in out
     code, out = invoke("segment", "overlap", "web", "-p", str(shop_dir))
-    assert code == 1 and "name two or three different segments" in out
+    assert code == 2 and "name two or three different segments" in out
     code, out = invoke("segment", "overlap", "web", "web", "-p", str(shop_dir))
-    assert code == 1 and "name two or three different segments" in out
+    assert code == 2 and "name two or three different segments" in out
 
 
 def test_segment_commands_on_unpublished_or_unknown_segments(shop_dir: Path) -> None:
@@ -191,14 +191,14 @@ def test_export_refusals(shop_dir: Path, tmp_path_factory: pytest.TempPathFactor
     before = lake_files(project)
     inside = Path(project.lake.base) / "members.csv"
     code, out = invoke("segment", "export", "web", "--to", str(inside), "-p", str(shop_dir))
-    assert code == 1 and "is inside the lake" in out and not inside.exists()
+    assert code == 2 and "is inside the lake" in out and not inside.exists()
     out_dir = tmp_path_factory.mktemp("refused")
     code, out = invoke("segment", "export", "web", "--to", str(out_dir / "m.xlsx"), "-p", str(shop_dir))
-    assert code == 1 and "must end in .csv or .parquet" in out
+    assert code == 2 and "must end in .csv or .parquet" in out
     code, out = invoke(
         "segment", "export", "web", "--to", str(out_dir / "m.csv"), "--fields", "Email,Nope", "-p", str(shop_dir)
     )
-    assert code == 1 and "unknown field 'Nope'" in out and "TotalTransactionValue" in out
+    assert code == 2 and "unknown field 'Nope'" in out and "TotalTransactionValue" in out
     code, out = invoke("segment", "export", "web", "--to", str(out_dir / "no" / "m.csv"), "-p", str(shop_dir))
     assert code == 1 and "does not exist" in out
     assert os.listdir(out_dir) == [] and lake_files(project) == before

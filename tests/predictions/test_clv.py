@@ -188,4 +188,4 @@ def test_models_command_prints_the_cards(minimal: Project) -> None:
     [card] = json.loads(result.output)
     assert card["name"] == "clv" and card["status"] == "succeeded" and set(card["bgnbd"]) >= {"r", "alpha"}
     result = runner.invoke(app, ["models", "-p", str(minimal.config.resolve(".")), "--format", "xml"])
-    assert result.exit_code == 1 and "--format must be table or json" in result.output
+    assert result.exit_code == 2 and "--format must be table or json" in result.output
