@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
 
+from custdim.cli.main import app
 from custdim.config.loader import load_project_config
+from custdim.errors import ConfigError, SourceError
 from custdim.preflight import validate_project
 from custdim.project import Project
 from custdim.stages.ingest.landing import read_source_table
-from tests.ingest.cdm_folders import ORDER_FILES, write_sdk_folder
+from tests.conftest import write_example
+from tests.ingest.cdm_folders import ORDER_FILES, write_model_json_folder, write_sdk_folder
 from tests.ingest.test_ingest import read_lake_table
 from tests.publish.cdm_sdk import load_manifest
 
@@ -57,12 +63,14 @@ def crm_project(root: Path) -> Path:
     return write_project(root, CRM_SOURCE, "crm.contacts", {"FullName": "Person.FullName"})
 
 
-def landed(project: Project, source: str, table: str) -> tuple[list[dict[str, object]], pa.Schema]:
-    """A landed table's rows by its first column, without the lineage columns, and its schema."""
+def landed(
+    project: Project, source: str, table: str, key: str | None = None
+) -> tuple[list[dict[str, object]], pa.Schema]:
+    """A landed table's rows ordered by ``key`` (default: the first column), without lineage columns, and schema."""
     path = project.lake.raw_table(source, table)
     tables = [pq.read_table(f) for f in project.lake.parquet_files(path)]
     data = pa.concat_tables(tables).drop_columns(["_run_id", "_ingested_at"])
-    key = data.column_names[0]
+    key = key or data.column_names[0]
     return sorted(data.to_pylist(), key=lambda r: str(r[key])), data.schema
 
 
@@ -190,3 +198,262 @@ def test_rows_are_numbered_in_partition_order(tmp_path: Path) -> None:
     orders = read_source_table(config, "crm.orders")
     assert orders.column_names == ["OrderId", "ContactId", "Amount", "OrderedOn", "_row"]
     assert orders.select(["OrderId", "_row"]).to_pylist() == [{"OrderId": f"o-{i}", "_row": i} for i in range(1, 5)]
+
+
+# (b) A model.json as Customer Insights' lake export writes it: header-less CSV, every value quoted.
+
+CI_CUSTOMER = [
+    ("CustomerId", "guid"),
+    ("FirstName", "string"),
+    ("BirthDate", "date"),
+    ("Clv", "decimal"),
+    ("LastSeen", "dateTimeOffset"),
+    ("Orders", "int64"),
+    ("IsActive", "boolean"),
+    ("Note", "json"),
+]
+CI_FILES = {
+    "Customer/Snapshot/part-00000.csv": (
+        '"5f3c6a0e-0001-4b1e-9a51-000000000001","Ann, Jr.","1980-01-02","12.3400",'
+        '"2026-01-01T10:00:00+01:00","3","True","{""vip"": true}"\n'
+        '"5f3c6a0e-0001-4b1e-9a51-000000000002","Bo ""Big"" Li","","","2026-01-02T00:00:00Z","0","False",""\n'
+    ),
+    "Customer/Snapshot/part-00001.csv": (
+        '"5f3c6a0e-0001-4b1e-9a51-000000000003","Cé","2001-12-31","-0.5","2026-02-01T23:30:00-02:00","12","True",""\n'
+    ),
+}
+
+
+def ci_project(root: Path) -> Path:
+    write_model_json_folder(
+        root / "ci",
+        [{"name": "Customer", "attributes": CI_CUSTOMER, "partitions": list(CI_FILES)}],
+        CI_FILES,
+    )
+    source = """\
+  - name: ci
+    type: cdm
+    manifest: ci/model.json
+    tables:
+      - name: customers
+        entity: Customer
+        primary_key: CustomerId
+"""
+    return write_project(root, source, "ci.customers", {"FirstName": "Person.FirstName"})
+
+
+def test_customer_insights_model_json_lands_typed(tmp_path: Path) -> None:
+    project, counts = ingest(ci_project(tmp_path / "p"))
+    assert counts["in"] == {"ci.customers": 3} and counts["out"] == {"ci.customers": 3}
+    rows, schema = landed(project, "ci", "customers")
+    assert {f.name: str(f.type) for f in schema} == {
+        "CustomerId": "string",
+        "FirstName": "string",
+        "BirthDate": "date32[day]",
+        "Clv": "decimal128(38, 10)",
+        "LastSeen": str(schema.field("LastSeen").type),
+        "Orders": "int64",
+        "IsActive": "bool",
+        "Note": "string",  # json: no type to apply, kept as the text it is
+    }
+    assert pa.types.is_timestamp(schema.field("LastSeen").type)
+    for r in rows:
+        r["LastSeen"] = r["LastSeen"].replace(tzinfo=None)  # type: ignore[attr-defined]
+    columns = ("FirstName", "BirthDate", "Clv", "LastSeen", "Orders", "IsActive", "Note")
+    assert [tuple(r[c] for c in columns) for r in rows] == [
+        ("Ann, Jr.", date(1980, 1, 2), Decimal("12.34"), datetime(2026, 1, 1, 9, 0), 3, True, '{"vip": true}'),
+        ('Bo "Big" Li', None, None, datetime(2026, 1, 2, 0, 0), 0, False, None),
+        ("Cé", date(2001, 12, 31), Decimal("-0.5"), datetime(2026, 2, 2, 1, 30), 12, True, None),
+    ]
+    assert [r["CustomerId"] for r in rows] == [f"5f3c6a0e-0001-4b1e-9a51-00000000000{i}" for i in (1, 2, 3)]
+
+
+# (c) Round trip: a project's own published CDM folder read back as a source.
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    root = write_example(tmp_path_factory.mktemp("published") / "example")
+    project = Project.load(root)
+    project.run()
+    return project
+
+
+@pytest.mark.parametrize("manifest", ["export.manifest.cdm.json", "model.json"])
+def test_published_export_reads_back_unchanged(published: Project, tmp_path: Path, manifest: str) -> None:
+    export = Path(published.lake.path("export"))
+    source = f"""\
+  - name: back
+    type: cdm
+    manifest: {export / manifest}
+    tables:
+      - name: customer
+        entity: Customer
+        primary_key: CustomerId
+      - name: activity
+        entity: UnifiedActivity
+        primary_key: ActivityId
+"""
+    root = write_project(tmp_path / "again", source, "back.customer", {"FirstName": "Person.FirstName"})
+    project, counts = ingest(root)
+    assert not counts["rejected"]
+    for entity, table, key in (("Customer", "customer", "CustomerId"), ("UnifiedActivity", "activity", "ActivityId")):
+        doc = json.loads((export / "export.manifest.cdm.json").read_text())
+        locations = next(e for e in doc["entities"] if e["entityName"] == entity)["dataPartitions"]
+        original = pa.concat_tables([pq.read_table(export / p["location"]) for p in locations])
+        rows, schema = landed(project, "back", table, key)
+        assert counts["out"][f"back.{table}"] == original.num_rows > 0
+        assert rows == sorted(original.to_pylist(), key=lambda r: str(r[key]))
+        for f in original.schema:
+            if pa.types.is_decimal(f.type):
+                assert pa.types.is_decimal(schema.field(f.name).type)  # Decimal carries no precision: 38,10
+            elif pa.types.is_integer(f.type) and manifest == "model.json":
+                assert schema.field(f.name).type == pa.int64()  # model.json knows no narrower integer
+            else:
+                assert schema.field(f.name).type == f.type, f.name
+
+
+# (d) Values that do not fit the declared type, and malformed lines, become rejects with the reason.
+
+BAD_MANIFEST = {
+    "jsonSchemaSemanticVersion": "1.0.0",
+    "imports": [{"corpusPath": "cdm:/foundations.cdm.json"}],
+    "manifestName": "bad",
+    "entities": [
+        {
+            "type": "LocalEntity",
+            "entityName": "Person",
+            "entityPath": "local:/schemas/Person.cdm.json/Person",
+            "dataPartitions": [
+                {
+                    "location": f"/Person/part-{i}.csv",
+                    "exhibitsTraits": [
+                        {
+                            "traitReference": "is.partition.format.CSV",
+                            "arguments": [{"name": "columnHeaders", "value": "true"}],
+                        }
+                    ],
+                }
+                for i in (1, 2)
+            ],
+        }
+    ],
+}
+PERSON_SCHEMA = {
+    "jsonSchemaSemanticVersion": "1.0.0",
+    "imports": [{"corpusPath": "cdm:/foundations.cdm.json"}],
+    "definitions": [
+        {
+            "entityName": "Person",
+            "hasAttributes": [
+                {"name": "Id", "dataFormat": "String", "purpose": "identifiedBy"},
+                {"name": "Age", "dataFormat": "Int64"},
+                {"name": "Born", "dataFormat": "Date"},
+            ],
+        }
+    ],
+}
+PERSON_PARTS = {
+    "part-1.csv": "Id,Age,Born\nk1,41,1984-02-29\nk3,5,1990-02-30\n",
+    "part-2.csv": "Id,Age,Born\nk2,abc,1990-01-01\nk5,7,2000-01-01\nk6,1,2,3\nk7,,\n",
+}
+
+
+def bad_project(root: Path) -> Path:
+    folder = root / "bad"
+    (folder / "schemas").mkdir(parents=True)
+    (folder / "Person").mkdir()
+    (folder / "bad.manifest.cdm.json").write_text(json.dumps(BAD_MANIFEST), encoding="utf-8")
+    (folder / "schemas" / "Person.cdm.json").write_text(json.dumps(PERSON_SCHEMA), encoding="utf-8")
+    for name, text in PERSON_PARTS.items():
+        (folder / "Person" / name).write_text(text, encoding="utf-8")
+    source = """\
+  - name: hr
+    type: cdm
+    manifest: bad/bad.manifest.cdm.json
+    tables:
+      - name: people
+        entity: Person
+        primary_key: Id
+"""
+    return write_project(root, source, "hr.people", {"Id": "Identity.Service.Email"})
+
+
+def test_values_that_do_not_fit_and_malformed_lines_are_rejected(tmp_path: Path) -> None:
+    project, counts = ingest(bad_project(tmp_path / "p"))
+    rows, _ = landed(project, "hr", "people")
+    assert [(r["Id"], r["Age"], r["Born"]) for r in rows] == [
+        ("k1", 41, date(1984, 2, 29)),
+        ("k5", 7, date(2000, 1, 1)),
+        ("k7", None, None),
+    ]
+    rejects = sorted(rejects_of(project, "hr", "people"), key=lambda r: str(r["_reason"]))
+    assert [(r["_row"], r["_reason"]) for r in rejects] == [
+        (3, "column 'Age': cannot parse abc as bigint (whole numbers only)"),
+        (2, "column 'Born': cannot parse 1990-02-30 as date"),
+        (None, "malformed CSV row at line 4 of partition Person/part-2.csv: expected 3 fields, found 4"),
+    ]
+    assert counts["in"] == {"hr.people": 6}
+    assert counts["out"]["hr.people"] + len(rejects) == counts["in"]["hr.people"]
+    assert counts["rejected"] == {"hr.people.bad_value": 2, "hr.people.malformed": 1}
+
+
+# (e) Errors name what is wrong and where.
+
+
+def test_missing_manifest_is_a_source_error(tmp_path: Path) -> None:
+    root = crm_project(tmp_path / "p")
+    (root / "crm" / "crm.manifest.cdm.json").unlink()
+    with pytest.raises(
+        SourceError, match=r"crm\.contacts: sources\[0\]\.manifest: CDM manifest .*crm\.manifest\.cdm\.json not found"
+    ):
+        Project.load(root).run(stage="ingest")
+
+
+def test_unknown_entity_lists_the_entities(tmp_path: Path) -> None:
+    root = crm_project(tmp_path / "p")
+    text = (root / "custdim.yaml").read_text().replace("entity: Order", "entity: Orders")
+    (root / "custdim.yaml").write_text(text)
+    with pytest.raises(SourceError) as info:
+        Project.load(root).run(stage="ingest")
+    assert "crm.orders: sources[0].tables[1].entity: CDM entity 'Orders' is not in" in str(info.value)
+    assert str(info.value).endswith("its entities: Contact, Order")
+
+
+def test_missing_partition_file_names_it(tmp_path: Path) -> None:
+    root = crm_project(tmp_path / "p")
+    (root / "crm" / "Contact" / "part-2.parquet").unlink()
+    with pytest.raises(
+        SourceError, match=r"crm\.contacts: CDM entity 'Contact': partition Contact/part-2\.parquet not found"
+    ):
+        Project.load(root).run(stage="ingest")
+
+
+def test_unsupported_partition_format_is_named(tmp_path: Path) -> None:
+    root = bad_project(tmp_path / "p")
+    manifest = json.loads(json.dumps(BAD_MANIFEST))
+    manifest["entities"][0]["dataPartitions"][1]["exhibitsTraits"] = [
+        {"traitReference": "is.partition.format.deltaLake"}
+    ]
+    (root / "bad" / "bad.manifest.cdm.json").write_text(json.dumps(manifest))
+    with pytest.raises(SourceError, match=r"partition format is\.partition\.format\.deltaLake is not supported"):
+        Project.load(root).run(stage="ingest")
+
+
+def test_primary_key_not_an_attribute(tmp_path: Path) -> None:
+    root = crm_project(tmp_path / "p")
+    text = (root / "custdim.yaml").read_text().replace("primary_key: OrderId", "primary_key: OrderID")
+    (root / "custdim.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        validate_project(load_project_config(root))
+    assert "sources[0].tables[1].primary_key" in str(info.value)
+    assert "column 'OrderID' is not in crm.orders (did you mean 'OrderId'?)" in str(info.value)
+    code, out = (
+        CliRunner().invoke(app, ["validate", "-p", str(root)]).exit_code,
+        CliRunner().invoke(app, ["validate", "-p", str(root)]).output,
+    )
+    assert code == 1 and "sources[0].tables[1].primary_key" in out and "'OrderID'" in out
+    with pytest.raises(
+        ConfigError, match=r"sources\[0\]\.tables\[1\]\.primary_key: column 'OrderID' is not in crm\.orders"
+    ):
+        Project.load(root).run(stage="ingest")
