@@ -215,7 +215,7 @@ CI_CUSTOMER = [
 CI_FILES = {
     "Customer/Snapshot/part-00000.csv": (
         '"5f3c6a0e-0001-4b1e-9a51-000000000001","Ann, Jr.","1980-01-02","12.3400",'
-        '"2026-01-01T10:00:00+01:00","3","True","{""vip"": true}"\n'
+        '"2026-01-01T10:00:00.0000000+01:00","3","True","{""vip"": true}"\n'
         '"5f3c6a0e-0001-4b1e-9a51-000000000002","Bo ""Big"" Li","","","2026-01-02T00:00:00Z","0","False",""\n'
     ),
     "Customer/Snapshot/part-00001.csv": (
@@ -456,4 +456,151 @@ def test_primary_key_not_an_attribute(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError, match=r"sources\[0\]\.tables\[1\]\.primary_key: column 'OrderID' is not in crm\.orders"
     ):
+        Project.load(root).run(stage="ingest")
+
+
+# Manifest constructs beyond one flat document: sub-manifests, referenced entities, base entities, attribute
+# groups, glob patterns and corpus paths.
+
+CSV_HEADER = [{"traitReference": "is.partition.format.CSV", "arguments": [{"name": "columnHeaders", "value": "true"}]}]
+NESTED_DOCS: dict[str, object] = {
+    "main.manifest.cdm.json": {
+        "manifestName": "main",
+        "entities": [
+            {
+                "type": "ReferencedEntity",
+                "entityName": "Lead",
+                "entityDeclaration": "sales/sales.manifest.cdm.json/Lead",
+            }
+        ],
+        "subManifests": [{"manifestName": "sales", "definition": "sales/sales.manifest.cdm.json"}],
+    },
+    "sales/sales.manifest.cdm.json": {
+        "manifestName": "sales",
+        "entities": [
+            {
+                "type": "LocalEntity",
+                "entityName": "Lead",
+                "entityPath": "Lead.cdm.json/Lead",
+                "dataPartitionPatterns": [
+                    {"name": "all", "rootLocation": "leads", "globPattern": "**/*.csv", "exhibitsTraits": CSV_HEADER}
+                ],
+            },
+            {
+                "type": "LocalEntity",
+                "entityName": "Account",
+                "entityPath": "/shared/Account.cdm.json/Account",
+                "dataPartitions": [{"location": "local:/sales/accounts/a.parquet"}],
+            },
+        ],
+    },
+    "sales/Lead.cdm.json": {
+        "imports": [{"corpusPath": "cdm:/foundations.cdm.json"}, {"corpusPath": "Base.cdm.json"}],
+        "definitions": [
+            {
+                "entityName": "Lead",
+                "extendsEntity": "Party",
+                "hasAttributes": [
+                    {
+                        "attributeGroupReference": {
+                            "attributeGroupName": "attributesAddedAtThisScope",
+                            "members": [
+                                {"name": "LeadId", "dataType": "string"},
+                                {
+                                    "name": "Budget",
+                                    "dataType": "decimal",
+                                    "appliedTraits": [
+                                        {
+                                            "traitReference": "is.dataFormat.numeric.shaped",
+                                            "arguments": [
+                                                {"name": "precision", "value": "12"},
+                                                {"name": "scale", "value": "2"},
+                                            ],
+                                        }
+                                    ],
+                                },
+                            ],
+                        }
+                    }
+                ],
+            }
+        ],
+    },
+    "sales/Base.cdm.json": {
+        "definitions": [
+            {
+                "entityName": "Party",
+                "extendsEntity": "CdmEntity",
+                "hasAttributes": [{"name": "Email", "dataType": "string"}],
+            }
+        ]
+    },
+    "shared/Account.cdm.json": {
+        "definitions": [
+            {
+                "entityName": "Account",
+                "hasAttributes": [
+                    {"name": "AccountId", "dataFormat": "Int64"},
+                    {"name": "Name", "dataFormat": "String"},
+                ],
+            }
+        ]
+    },
+}
+NESTED_SOURCE = """\
+  - name: sales
+    type: cdm
+    manifest: folder/main.manifest.cdm.json
+    tables:
+      - name: leads
+        entity: Lead
+        primary_key: LeadId
+      - name: accounts
+        entity: Account
+        primary_key: AccountId
+"""
+
+
+def nested_project(root: Path) -> Path:
+    folder = root / "folder"
+    for name, doc in NESTED_DOCS.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps(doc), encoding="utf-8")
+    (folder / "sales" / "leads" / "2026").mkdir(parents=True)
+    (folder / "sales" / "leads" / "2026" / "a.csv").write_text("Email,LeadId,Budget\na@x.com,L1,100.50\n")
+    (folder / "sales" / "leads" / "b.csv").write_text("LeadId,Email,Budget\nL2,b@x.com,7\n")  # by name, any order
+    (folder / "sales" / "leads" / "b.txt").write_text("not a partition\n")
+    (folder / "sales" / "accounts").mkdir()
+    pq.write_table(
+        pa.table({"AccountId": pa.array([1, 2], pa.int32()), "Name": ["A", "B"]}),
+        folder / "sales" / "accounts" / "a.parquet",
+    )
+    return write_project(root, NESTED_SOURCE, "sales.leads", {"Email": "Identity.Service.Email"})
+
+
+def test_sub_manifests_referenced_and_base_entities(tmp_path: Path) -> None:
+    root = nested_project(tmp_path / "p")
+    config = load_project_config(root)
+    leads = read_source_table(config, "sales.leads")
+    assert leads.to_pylist() == [
+        {"Email": "a@x.com", "LeadId": "L1", "Budget": "100.50", "_row": 1},
+        {"Email": "b@x.com", "LeadId": "L2", "Budget": "7", "_row": 2},
+    ]
+    project, counts = ingest(root)
+    assert counts["out"] == {"sales.leads": 2, "sales.accounts": 2}
+    rows, schema = landed(project, "sales", "leads", "LeadId")
+    assert schema.field("Budget").type == pa.decimal128(12, 2)
+    assert [r["Budget"] for r in rows] == [Decimal("100.50"), Decimal("7")]
+    rows, schema = landed(project, "sales", "accounts")
+    assert schema.field("AccountId").type == pa.int64() and [r["AccountId"] for r in rows] == [1, 2]
+
+
+def test_standard_base_entity_is_a_clear_error(tmp_path: Path) -> None:
+    root = nested_project(tmp_path / "p")
+    lead = json.loads((root / "folder" / "sales" / "Lead.cdm.json").read_text())
+    lead["definitions"][0]["extendsEntity"] = "cdm:/core/applicationCommon/Lead.cdm.json/Lead"
+    (root / "folder" / "sales" / "Lead.cdm.json").write_text(json.dumps(lead))
+    with pytest.raises(ConfigError, match=r"cannot resolve the base entity 'cdm:/core/.*' \(extendsEntity\)"):
+        validate_project(load_project_config(root))
+    with pytest.raises(SourceError, match=r"sales\.leads: .*cannot resolve the base entity"):
         Project.load(root).run(stage="ingest")

@@ -394,9 +394,14 @@ class _ManifestReader:
     def base_attributes(self, base: str, doc: dict[str, Any], doc_url: str, where: str, depth: int) -> list[Attribute]:
         """Attributes of an ``extendsEntity`` found in this document, a path to another, or a local import."""
         folder = posixpath.dirname(doc_url)
-        if _DEFINITION_SPLIT.match(base):
-            m = _DEFINITION_SPLIT.match(base)
-            assert m is not None
+        unresolved = SourceError(
+            f"{where}: cannot resolve the base entity {base!r} (extendsEntity); only base entities defined in the "
+            "folder's own documents are read (save the resolved entity with the CDM SDK to use another)"
+        )
+        m = _DEFINITION_SPLIT.match(base)
+        if m:
+            if m.group(1).startswith("cdm:"):
+                raise unresolved  # a standard entity: resolving it needs the CDM standard's whole corpus
             other = _resolve(m.group(1), folder, self.root)
             name = m.group(2) or posixpath.basename(m.group(1)).removesuffix(".cdm.json")
             return self.definition_attributes(other, name, where, depth + 1)
@@ -408,10 +413,7 @@ class _ManifestReader:
                 other = _resolve(path, folder, self.root)
                 if _find_definition(self.doc(other, "CDM document"), "entityName", base) is not None:
                     return self.definition_attributes(other, base, where, depth + 1)
-        raise SourceError(
-            f"{where}: cannot resolve the base entity {base!r} (extendsEntity) in this folder; only base entities "
-            "defined in the folder's own documents are read (resolve the entity with the CDM SDK first)"
-        )
+        raise unresolved
 
     def members(self, items: list[Any], doc: dict[str, Any], where: str) -> list[Attribute]:
         out: list[Attribute] = []
