@@ -146,8 +146,9 @@ def _partition(corpus: CdmCorpusDefinition, decl: Any, location: str, trait: Any
     decl.data_partitions.append(partition)
 
 
-def write_model_json_folder(root: Path, entities: list[dict[str, Any]], files: dict[str, str]) -> Path:
-    """A folder as Customer Insights exports it: model.json naming header-less CSV partitions by absolute path.
+def write_model_json_folder(root: Path, entities: list[dict[str, Any]], files: dict[str, str], lake_url: str) -> Path:
+    """A folder as Customer Insights exports it: model.json naming header-less CSV partitions by their URL on the
+    lake it wrote to (``lake_url``), here a local copy of that folder.
 
     ``entities``: {"name", "attributes": [(name, dataType)], "partitions": [file under root]}.
     """
@@ -168,7 +169,7 @@ def write_model_json_folder(root: Path, entities: list[dict[str, Any]], files: d
                 "partitions": [
                     {
                         "name": f"{e['name']}-{i}",
-                        "location": str(root / p),
+                        "location": f"{lake_url}/{p}",
                         "fileFormatSettings": {
                             "$type": "CsvFormatSettings",
                             "columnHeaders": False,

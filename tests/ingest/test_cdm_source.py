@@ -229,6 +229,7 @@ def ci_project(root: Path) -> Path:
         root / "ci",
         [{"name": "Customer", "attributes": CI_CUSTOMER, "partitions": list(CI_FILES)}],
         CI_FILES,
+        "https://contosolake.dfs.core.windows.net/customerinsights/exports/ci",
     )
     source = """\
   - name: ci

@@ -10,7 +10,8 @@ Locations (see docs/sources-cdm.md):
 - in manifests and schema documents, corpus paths (``/Contact/part.csv`` or adapter-prefixed ``local:/...``,
   ``adls:/...``) join the *root*: the folder of the manifest named in the project file, where the CDM SDK's
   adapter would be mounted;
-- in model.json, whose locations are absolute by definition, ``/...`` is a path on the file system;
+- in model.json, whose locations are absolute by definition, ``/...`` is a path on the file system, and an https
+  location of a model.json read from a local copy is looked up below that copy's folder;
 - URLs (``scheme://...``) are opened as they are.
 """
 
@@ -21,6 +22,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import fsspec
 
@@ -480,9 +482,29 @@ class _ModelJson:
         partitions = []
         for p in e.get("partitions", []):
             loc = str(p.get("location", ""))
-            url = loc if "://" in loc or loc.startswith("/") else join(folder, loc)
-            partitions.append(Partition(loc, url, _model_json_format(p, loc, where)))
+            partitions.append(Partition(loc, self.partition_url(loc), _model_json_format(p, loc, where)))
         return Entity(name, attributes, partitions, [], folder)
+
+    def partition_url(self, location: str) -> str:
+        """Where to read a partition; a local copy of a lake's folder reads its https locations beside model.json.
+
+        Customer Insights names partitions by https URL on the lake it wrote to. When model.json itself is read
+        from elsewhere (a downloaded copy), each such partition is looked up below model.json's folder by the
+        longest trailing part of its URL path that exists there.
+        """
+        folder = posixpath.dirname(self.url)
+        if "://" not in location:
+            return location if location.startswith("/") else join(folder, location)
+        split = urlsplit(location)
+        if split.scheme not in ("http", "https") or "://" in self.url:
+            return location
+        fs, _ = fsspec.core.url_to_fs(folder)
+        parts = [unquote(part) for part in split.path.split("/") if part]
+        for i in range(len(parts)):
+            candidate = join(folder, "/".join(parts[i:]))
+            if fs.isfile(candidate):
+                return candidate
+        return location
 
 
 def _model_json_format(partition: dict[str, Any], location: str, where: str) -> PartitionFormat:

@@ -14,6 +14,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from custdim.config.sources import CdmSource, CdmTable, FileTable
 from custdim.errors import SourceError
@@ -103,24 +104,32 @@ def _read_partition(
 ) -> tuple[pa.Table, pa.Table]:
     """One partition's rows (attribute columns in order, then ``_row`` from 1) and its read-time rejects."""
     shown = _shown_location(entity, partition)
-    fs, path = fsspec.core.url_to_fs(partition.url)
-    if not fs.isfile(path):
+    try:
+        fs, path = fsspec.core.url_to_fs(partition.url)
+        found = fs.isfile(path)
+    except Exception as exc:  # an unknown protocol, a host that does not answer: fsspec raises many kinds
+        raise SourceError(f"{where}: cannot reach partition {shown}: {type(exc).__name__}: {exc}") from None
+    if not found:
         raise SourceError(f"{where}: partition {shown} not found ({partition.url})")
     if fs.size(path) == 0:
         # Spark and Data Factory write empty part files for empty slices of a table.
         return pa.table({**{n: pa.nulls(0, pa.null()) for n in names}, ROW: pa.array([], pa.int64())}), _no_rejects()
     csv = partition.format.csv
-    spec = FileTable(
-        name=ref.table.name,
-        path=partition.url,
-        format="parquet" if partition.format.kind == "parquet" else "csv",
-        primary_key=ref.table.primary_key,
-        header=csv.header if csv else True,
-        column_names=None if csv is None or csv.header else names,
-        delimiter=csv.delimiter if csv else ",",
-        quote=csv.quote if csv else '"',
-        encoding=csv.encoding if csv else "utf-8",
-    )
+    try:
+        spec = FileTable(
+            name=ref.table.name,
+            path=partition.url,
+            format="parquet" if partition.format.kind == "parquet" else "csv",
+            primary_key=ref.table.primary_key,
+            header=csv.header if csv else True,
+            column_names=None if csv is None or csv.header else names,
+            delimiter=csv.delimiter if csv else ",",
+            quote=csv.quote if csv else '"',
+            encoding=csv.encoding if csv else "utf-8",
+        )
+    except ValidationError as exc:  # a multi-character delimiter, an unknown encoding
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SourceError(f"{where}: partition {shown}: unsupported CSV settings: {problems}") from None
     result = read_table(partition.url, spec, f"{where}: partition {shown}")
     table = _conform(result.table, names, f"{where}: partition {shown}")
     bad = result.rejects_table()
