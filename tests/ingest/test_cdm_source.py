@@ -571,6 +571,7 @@ def nested_project(root: Path) -> Path:
     (folder / "sales" / "leads" / "2026" / "a.csv").write_text("Email,LeadId,Budget\na@x.com,L1,100.50\n")
     (folder / "sales" / "leads" / "b.csv").write_text("LeadId,Email,Budget\nL2,b@x.com,7\n")  # by name, any order
     (folder / "sales" / "leads" / "b.txt").write_text("not a partition\n")
+    (folder / "sales" / "leads" / "c.csv").write_bytes(b"")  # an empty slice, as Spark writes them
     (folder / "sales" / "accounts").mkdir()
     pq.write_table(
         pa.table({"AccountId": pa.array([1, 2], pa.int32()), "Name": ["A", "B"]}),

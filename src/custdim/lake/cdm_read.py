@@ -60,6 +60,10 @@ _TYPES = {
 }
 
 
+class UnknownEntityError(SourceError):
+    """The folder declares no entity of that name (the message lists those it declares)."""
+
+
 @dataclass(frozen=True)
 class CsvSettings:
     """How a CSV partition is written, from the ``is.partition.format.CSV`` trait or model.json settings."""
@@ -161,7 +165,7 @@ def load_entity(manifest_url: str, entity: str) -> Entity:
     declarations = reader.declarations(manifest_url)
     if entity not in declarations:
         listed = ", ".join(declarations) or "(none)"
-        raise SourceError(f"CDM entity {entity!r} is not in {manifest_url}; its entities: {listed}")
+        raise UnknownEntityError(f"CDM entity {entity!r} is not in {manifest_url}; its entities: {listed}")
     return reader.entity(*declarations[entity], depth=0)
 
 
@@ -472,7 +476,7 @@ class _ModelJson:
     def entity(self, name: str) -> Entity:
         if name not in self.entities:
             listed = ", ".join(self.entities) or "(none)"
-            raise SourceError(f"CDM entity {name!r} is not in {self.url}; its entities: {listed}")
+            raise UnknownEntityError(f"CDM entity {name!r} is not in {self.url}; its entities: {listed}")
         e = self.entities[name]
         where = f"CDM entity {name!r} in {self.url}"
         if e.get("$type", "LocalEntity") != "LocalEntity":

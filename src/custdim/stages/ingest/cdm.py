@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from custdim.config.sources import CdmSource, CdmTable, FileTable
 from custdim.errors import SourceError
-from custdim.lake.cdm_read import Entity, Partition, load_entity
+from custdim.lake.cdm_read import Entity, Partition, UnknownEntityError, load_entity
 from custdim.stages.ingest.landing import Staged, TableRef
 from custdim.stages.ingest.readers import REJECT_SCHEMA, ROW, read_table
 
@@ -30,20 +30,19 @@ def stage_cdm_table(ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str) 
     entity = _entity(ref)
     where = _where(ref, entity)
     names = entity.attribute_names
-    parts: list[pa.Table] = []
+    partitions = _partition_files(entity, where)
+    # Fixed before any partition is read, so that each is written as soon as it is read.
+    schema = _staged_schema(entity, partitions, where)
     rejects: list[pa.Table] = []
     offset = 0
-    for partition in _partition_files(entity, where):
+    for i, partition in enumerate(partitions):
         table, bad = _read_partition(ref, entity, partition, names, where)
         table = table.set_column(table.schema.get_field_index(ROW), ROW, pc.add(table[ROW], pa.scalar(offset)))
         offset += table.num_rows
-        parts.append(table)
+        _write(fs, f"{staging}/part-{i:05d}.parquet", table, schema, f"{where}: partition {_shown(entity, partition)}")
         rejects.append(bad)
-    if not parts:
-        parts = [pa.table({**{n: pa.array([], pa.string()) for n in names}, ROW: pa.array([], pa.int64())})]
-    for i, part in enumerate(_common_schema(parts)):
-        with fs.open(f"{staging}/part-{i:05d}.parquet", "wb") as fh:
-            pq.write_table(part, fh)
+    if not partitions:
+        _write(fs, f"{staging}/part-00000.parquet", schema.empty_table(), schema, where)
     staged_rejects = pa.concat_tables(rejects) if rejects else REJECT_SCHEMA.empty_table()
     return Staged(offset, staged_rejects, [*names, ROW], entity.declared_types())
 
@@ -64,9 +63,10 @@ def _entity(ref: TableRef) -> Entity:
     manifest_key = ref.key.rsplit(".tables[", 1)[0] + ".manifest"
     try:
         entity = load_entity(ref.config.resolve(source.manifest), table.entity_name)
+    except UnknownEntityError as exc:
+        raise SourceError(f"{ref.label}: {ref.key}.entity: {exc}") from None
     except SourceError as exc:
-        key = f"{ref.key}.entity" if "is not in" in str(exc) and "its entities" in str(exc) else manifest_key
-        raise SourceError(f"{ref.label}: {key}: {exc}") from None
+        raise SourceError(f"{ref.label}: {manifest_key}: {exc}") from None
     if not entity.attributes:
         raise SourceError(f"{ref.label}: {ref.key}: CDM entity {entity.name!r} declares no attributes")
     dupes = sorted({n for n in entity.attribute_names if entity.attribute_names.count(n) > 1})
@@ -93,7 +93,20 @@ def _partition_files(entity: Entity, where: str) -> list[Partition]:
     return out
 
 
-def _shown_location(entity: Entity, partition: Partition) -> str:
+def _locate(entity: Entity, partition: Partition, where: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The partition's file system and path; SourceError when the file is not there."""
+    try:
+        fs, path = fsspec.core.url_to_fs(partition.url)
+        found = fs.isfile(path)
+    except Exception as exc:  # an unknown protocol, a host that does not answer: fsspec raises many kinds
+        msg = f"cannot reach partition {_shown(entity, partition)}: {type(exc).__name__}: {exc}"
+        raise SourceError(f"{where}: {msg}") from None
+    if not found:
+        raise SourceError(f"{where}: partition {_shown(entity, partition)} not found ({partition.url})")
+    return fs, path
+
+
+def _shown(entity: Entity, partition: Partition) -> str:
     """A partition's file as messages name it: relative to the folder's root when it lies below it."""
     root = entity.root.rstrip("/") + "/"
     return partition.url[len(root) :] if partition.url.startswith(root) else partition.location
@@ -103,17 +116,12 @@ def _read_partition(
     ref: TableRef, entity: Entity, partition: Partition, names: list[str], where: str
 ) -> tuple[pa.Table, pa.Table]:
     """One partition's rows (attribute columns in order, then ``_row`` from 1) and its read-time rejects."""
-    shown = _shown_location(entity, partition)
-    try:
-        fs, path = fsspec.core.url_to_fs(partition.url)
-        found = fs.isfile(path)
-    except Exception as exc:  # an unknown protocol, a host that does not answer: fsspec raises many kinds
-        raise SourceError(f"{where}: cannot reach partition {shown}: {type(exc).__name__}: {exc}") from None
-    if not found:
-        raise SourceError(f"{where}: partition {shown} not found ({partition.url})")
+    shown = _shown(entity, partition)
+    fs, path = _locate(entity, partition, where)
     if fs.size(path) == 0:
         # Spark and Data Factory write empty part files for empty slices of a table.
-        return pa.table({**{n: pa.nulls(0, pa.null()) for n in names}, ROW: pa.array([], pa.int64())}), _no_rejects()
+        empty = pa.table({**{n: pa.nulls(0, pa.null()) for n in names}, ROW: pa.array([], pa.int64())})
+        return empty, REJECT_SCHEMA.empty_table()
     csv = partition.format.csv
     try:
         spec = FileTable(
@@ -139,10 +147,6 @@ def _read_partition(
     return table, bad
 
 
-def _no_rejects() -> pa.Table:
-    return REJECT_SCHEMA.empty_table()
-
-
 def _conform(table: pa.Table, names: list[str], where: str) -> pa.Table:
     """The entity's attributes in order: a partition may lack some (older files), never hold others."""
     present = [c for c in table.column_names if c != ROW]
@@ -155,20 +159,38 @@ def _conform(table: pa.Table, names: list[str], where: str) -> pa.Table:
     return pa.table([*columns, table[ROW]], names=[*names, ROW])
 
 
-def _common_schema(parts: list[pa.Table]) -> list[pa.Table]:
-    """The parts cast to one schema: DuckDB reads the staging folder as one table.
+def _staged_schema(entity: Entity, partitions: list[Partition], where: str) -> pa.Schema:
+    """One schema for every part: DuckDB reads the staging folder as one table.
 
-    A column typed differently in different partitions (a Parquet number and CSV text) becomes text in every
-    part; its declared type then parses it back, so no value is rounded on the way (as a numeric promotion of
-    int64 to double could).
+    CSV columns are text; Parquet columns keep their stored type. A column typed differently in different
+    partitions (a Parquet number and CSV text) is text in every part, and its declared type parses it back, so no
+    value is rounded on the way (as promoting int64 to double could).
     """
-    fields = []
-    for i, name in enumerate(parts[0].column_names):
-        types = {p.schema.field(i).type for p in parts} - {pa.null()}
-        target = types.pop() if len(types) == 1 else pa.string()
-        fields.append(pa.field(name, target))
-    schema = pa.schema(fields)
+    types: dict[str, set[pa.DataType]] = {n: set() for n in entity.attribute_names}
+    for partition in partitions:
+        if partition.format.kind != "parquet":
+            for found in types.values():
+                found.add(pa.string())
+            continue
+        fs, path = _locate(entity, partition, where)
+        if fs.size(path) == 0:
+            continue
+        try:
+            with fs.open(path, "rb") as fh:
+                stored = pq.read_schema(fh)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceError(f"{where}: cannot read partition {_shown(entity, partition)} as Parquet: {exc}") from None
+        for name, found in types.items():
+            if name in stored.names:
+                found.add(stored.field(name).type)
+    fields = [pa.field(n, found.pop() if len(found) == 1 else pa.string()) for n, found in types.items()]
+    return pa.schema([*fields, pa.field(ROW, pa.int64())])
+
+
+def _write(fs: fsspec.AbstractFileSystem, path: str, table: pa.Table, schema: pa.Schema, where: str) -> None:
     try:
-        return [p.cast(schema) for p in parts]
+        table = table.cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise SourceError(f"partitions of one entity hold columns of types that cannot be reconciled: {exc}") from None
+        raise SourceError(f"{where}: its columns do not fit the other partitions' types: {exc}") from None
+    with fs.open(path, "wb") as fh:
+        pq.write_table(table, fh)
