@@ -272,16 +272,36 @@ def test_customer_insights_model_json_lands_typed(tmp_path: Path) -> None:
 # (c) Round trip: a project's own published CDM folder read back as a source.
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    root = write_example(tmp_path_factory.mktemp("published") / "example")
+@pytest.fixture(scope="module", params=["parquet", "csv"])
+def published(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The example project run to its end, its export in each file format custdim writes CDM folders in."""
+    root = write_example(tmp_path_factory.mktemp(f"published-{request.param}") / "example")
+    with (root / "custdim.yaml").open("a", encoding="utf-8") as fh:
+        fh.write(f"export:\n  format: {request.param}\n")
     project = Project.load(root)
     project.run()
     return project
 
 
+@pytest.fixture(scope="module")
+def published_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pa.Table]:
+    """The example's exported Customer and UnifiedActivity rows, read from its Parquet partitions."""
+    root = write_example(tmp_path_factory.mktemp("reference") / "example")
+    project = Project.load(root)
+    project.run()
+    export = Path(project.lake.path("export"))
+    doc = json.loads((export / "export.manifest.cdm.json").read_text())
+    out = {}
+    for entity in ("Customer", "UnifiedActivity"):
+        partitions = next(e for e in doc["entities"] if e["entityName"] == entity)["dataPartitions"]
+        out[entity] = pa.concat_tables([pq.read_table(export / p["location"]) for p in partitions])
+    return out
+
+
 @pytest.mark.parametrize("manifest", ["export.manifest.cdm.json", "model.json"])
-def test_published_export_reads_back_unchanged(published: Project, tmp_path: Path, manifest: str) -> None:
+def test_published_export_reads_back_unchanged(
+    published: Project, published_rows: dict[str, pa.Table], tmp_path: Path, manifest: str
+) -> None:
     export = Path(published.lake.path("export"))
     source = f"""\
   - name: back
@@ -299,9 +319,7 @@ def test_published_export_reads_back_unchanged(published: Project, tmp_path: Pat
     project, counts = ingest(root)
     assert not counts["rejected"]
     for entity, table, key in (("Customer", "customer", "CustomerId"), ("UnifiedActivity", "activity", "ActivityId")):
-        doc = json.loads((export / "export.manifest.cdm.json").read_text())
-        locations = next(e for e in doc["entities"] if e["entityName"] == entity)["dataPartitions"]
-        original = pa.concat_tables([pq.read_table(export / p["location"]) for p in locations])
+        original = published_rows[entity]
         rows, schema = landed(project, "back", table, key)
         assert counts["out"][f"back.{table}"] == original.num_rows > 0
         assert rows == sorted(original.to_pylist(), key=lambda r: str(r[key]))
