@@ -471,7 +471,7 @@ def test_primary_key_not_an_attribute(tmp_path: Path) -> None:
         CliRunner().invoke(app, ["validate", "-p", str(root)]).exit_code,
         CliRunner().invoke(app, ["validate", "-p", str(root)]).output,
     )
-    assert code == 1 and "sources[0].tables[1].primary_key" in out and "'OrderID'" in out
+    assert code == 3 and "sources[0].tables[1].primary_key" in out and "'OrderID'" in out
     with pytest.raises(
         ConfigError, match=r"sources\[0\]\.tables\[1\]\.primary_key: column 'OrderID' is not in crm\.orders"
     ):
