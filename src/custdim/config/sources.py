@@ -36,6 +36,13 @@ def check_column_type(value: str) -> str:
     raise ValueError(f"unknown column type {value!r}; valid types: {', '.join(_SIMPLE_TYPES)}, decimal(p,s)")
 
 
+class ChangeFolders(Model):
+    """``incremental:`` of a files table: the folder holds ``FullData/`` and
+    ``IncrementalData/yyyy/mm/dd/hh/{Upserts,Deletes}/`` (Customer Insights' incremental folder contract)."""
+
+    modified: str = Field(description="The last-modified column: for one key, the row modified last wins.")
+
+
 class FileTable(Model):
     """One table read from a file (or a folder/glob of files of one format)."""
 
@@ -51,6 +58,9 @@ class FileTable(Model):
     column_names: list[str] | None = None
     encoding: str = "utf-8"
     quote: str = '"'
+    incremental: ChangeFolders | None = Field(
+        default=None, description="`path` is a folder of full data and dated upserts and deletes."
+    )
 
     @field_validator("name")
     @classmethod
@@ -99,6 +109,14 @@ class FileTable(Model):
             object.__setattr__(self, "format", _EXTENSIONS[suffix])
         if not self.header and not self.column_names:
             raise ValueError("a CSV without a header row needs column_names")
+        if self.incremental is not None and self.format != "parquet":
+            modified = self.incremental.modified
+            if self.columns.get(modified) not in ("timestamp", "date"):
+                # Text would be compared as text: '2024-9-1' after '2024-10-1'.
+                raise ValueError(
+                    f"incremental.modified: declare the last-modified column's type, "
+                    f"e.g. columns: {{{modified}: timestamp}} (valid: timestamp, date)"
+                )
         return self
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from custdim.config.sources import FileTable
 from custdim.contracts import INGEST_STAGING, RAW_MANIFEST
 from custdim.errors import ConfigError
 from custdim.lake.cdm import Entity, Manifest
@@ -42,7 +43,10 @@ def run(ctx: RunContext, report: StageReport) -> None:
             declared = {**staged.declared, **table.columns}
             _check_columns(config.file, key, label, staged.columns, table.primary_key, table.columns)
 
-            checked = check_table(engine.read(staging), table.primary_key, declared, ctx.run_id, ingested_at)
+            modified = table.incremental.modified if isinstance(table, FileTable) and table.incremental else None
+            checked = check_table(
+                engine.read(staging), table.primary_key, declared, ctx.run_id, ingested_at, modified=modified
+            )
             if checked.trimmed_keys is not None:
                 trimmed = int(engine.to_arrow(checked.trimmed_keys)["n"][0].as_py() or 0)
                 if trimmed:
@@ -70,6 +74,11 @@ def run(ctx: RunContext, report: StageReport) -> None:
                     f" see {rejects_path}"
                 )
             report.rows_in[label] = staged.rows + staged.rejects.num_rows
+            if checked.changes is not None:
+                counts = engine.to_arrow(checked.changes).to_pylist()[0]
+                changes = {k: int(v or 0) for k, v in counts.items()}
+                # Rows in = landed + rejected + superseded + deleted: a replaced row is accounted for, not lost.
+                report.details.setdefault("changes", {})[label] = changes
             report.rows_out[label] = landed
             if landed == 0:
                 report.warn(f"{label}: no rows landed")

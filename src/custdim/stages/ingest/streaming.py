@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
+import re
 from dataclasses import dataclass, field
 
 import fsspec
@@ -57,10 +58,13 @@ class _Parts:
     def __init__(self, fs: fsspec.AbstractFileSystem, staging: str, schema: pa.Schema) -> None:
         self.fs, self.staging, self.schema = fs, staging, schema
         self.count = 0
+        self.constants: dict[str, str] = {}  # columns with one value for every row written now
 
     def write(self, table: pa.Table) -> str:
         path = f"{self.staging}/part-{self.count:05d}.parquet"
         self.count += 1
+        for name, value in self.constants.items():
+            table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
         with self.fs.open(path, "wb") as fh:
             pq.write_table(_conform(table, self.schema), fh)
         return path
@@ -83,21 +87,94 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def land_files(url: str, spec: FileTable, label: str, key: str, fs: fsspec.AbstractFileSystem, staging: str) -> Landed:
-    """Read every file of a files table and write it as Parquet parts under ``staging``, rows numbered in order."""
+    """Read every file of a files table and write it as Parquet parts under ``staging``, rows numbered in order.
+
+    A table with ``incremental:`` is a change folder: its full data, then each hour's upserts and deletes, in time
+    order, every row marked with CHANGE (full, upsert or delete) and BATCH (the hour folder, '' for full data).
+    """
     where = f"{label}: {key}.path"
     try:
-        src, files = readers.list_files(url)
+        if spec.incremental is not None:
+            src, groups = change_groups(url)
+        else:
+            src, files = readers.list_files(url)
+            groups = [("", "", files)]
     except SourceError as exc:
         raise SourceError(f"{where}: {exc}") from None
-    if spec.file_format == "jsonl":
+    files = [f for _, _, group in groups for f in group]
+    if spec.file_format == "jsonl" and spec.incremental is None:
         result = readers.read_table(url, spec, label, key)
         parts = _Parts(fs, staging, result.table.schema)
         parts.write(result.table)
         return Landed(result.table.num_rows, result.rejects, result.table.column_names, 1)
+    if spec.file_format == "jsonl":
+        raise SourceError(
+            f"{where}: incremental change folders of JSON Lines files are not supported; use csv or parquet"
+        )
     schema = _csv_schema(src, files, spec, where) if spec.file_format == "csv" else _parquet_schema(src, files, where)
+    if spec.incremental is not None:
+        schema = schema.append(pa.field(CHANGE, pa.string())).append(pa.field(BATCH, pa.string()))
     parts = _Parts(fs, staging, schema)
     landed = Landed(columns=schema.names)
-    for f in files:
+    for change, batch, group in groups:
+        if spec.incremental is not None:
+            parts.constants = {CHANGE: change, BATCH: batch}
+        _land_group(src, group, files, spec, where, parts, landed)
+    landed.parts = parts.count
+    if parts.count == 0:  # no file held a row: still one (empty) part, so the table has its columns
+        parts.constants = {}
+        parts.write(schema.empty_table())
+        landed.parts = 1
+    return landed
+
+
+CHANGE = "_change"  # full | upsert | delete
+BATCH = "_batch"  # yyyy/mm/dd/hh of an incremental folder; '' for FullData
+_HOUR = re.compile(r"^IncrementalData/(\d{4})/(\d{2})/(\d{2})/(\d{2})/(Upserts|Deletes)/")
+
+
+def change_groups(url: str) -> tuple[fsspec.AbstractFileSystem, list[tuple[str, str, list[str]]]]:
+    """(change, batch, files) of a change folder, in the order they apply: FullData, then each hour's upserts
+    and deletes, oldest hour first. Raises SourceError when the folder does not follow the contract."""
+    src, root = fsspec.core.url_to_fs(url)
+    root = root.rstrip("/")
+    if not src.isdir(f"{root}/FullData"):
+        raise SourceError(
+            f"{url}: no FullData/ folder (an incremental table's folder holds FullData/ and IncrementalData/)"
+        )
+    groups: list[tuple[str, str, list[str]]] = [("full", "", _data_files(src, f"{root}/FullData"))]
+    hours: dict[tuple[str, str], list[str]] = {}
+    if src.isdir(f"{root}/IncrementalData"):
+        for f in _data_files(src, f"{root}/IncrementalData"):
+            relative = f[len(root) + 1 :]
+            m = _HOUR.match(relative)
+            if m is None:
+                raise SourceError(f"{url}: {relative} is not in IncrementalData/yyyy/mm/dd/hh/Upserts/ or .../Deletes/")
+            batch = "/".join(m.group(1, 2, 3, 4))
+            hours.setdefault((batch, "upsert" if m.group(5) == "Upserts" else "delete"), []).append(f)
+    # Within an hour deletes come after upserts, so a delete modified at the same time as an upsert wins the tie.
+    for (batch, change), files in sorted(hours.items(), key=lambda item: (item[0][0], item[0][1] == "delete")):
+        groups.append((change, batch, sorted(files)))
+    return src, groups
+
+
+def _data_files(src: fsspec.AbstractFileSystem, folder: str) -> list[str]:
+    # Hidden and underscore files (_SUCCESS, .crc) are markers of the writing tool, not data.
+    return sorted(
+        f for f in src.find(folder) if not any(part.startswith((".", "_")) for part in f[len(folder) :].split("/"))
+    )
+
+
+def _land_group(
+    src: fsspec.AbstractFileSystem,
+    group: list[str],
+    files: list[str],
+    spec: FileTable,
+    where: str,
+    parts: _Parts,
+    landed: Landed,
+) -> None:
+    for f in group:
         note = f" of {f.rsplit('/', 1)[-1]}" if len(files) > 1 else ""
         if spec.file_format == "parquet":
             _land_parquet(src, f, where, parts, landed)
@@ -112,11 +189,6 @@ def land_files(url: str, spec: FileTable, label: str, key: str, fs: fsspec.Abstr
                 _land_whole(src, f, spec, where, note, parts, landed)
         else:
             _land_whole(src, f, spec, where, note, parts, landed)
-    landed.parts = parts.count
-    if parts.count == 0:  # no file held a row: still one (empty) part, so the table has its columns
-        parts.write(schema.empty_table())
-        landed.parts = 1
-    return landed
 
 
 def _streamable(spec: FileTable) -> bool:

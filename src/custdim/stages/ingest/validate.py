@@ -25,6 +25,7 @@ from custdim.stages.exprs import (
     record_json,
 )
 from custdim.stages.ingest.readers import ROW
+from custdim.stages.ingest.streaming import BATCH, CHANGE
 
 _IBIS_TYPES = {
     "string": "string",
@@ -54,6 +55,9 @@ class Checked:
     rejects: ir.Table
     # One row, column ``n``: how many primary key values lost surrounding whitespace (None: the key is not text).
     trimmed_keys: ir.Table | None
+    # A change folder's table (``modified`` given): one row, columns ``superseded`` (rows a later modification of
+    # their key replaced) and ``deleted`` (keys whose latest change is a delete); None otherwise.
+    changes: ir.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,21 @@ class _Parsed:
     problem: Callable[[ir.Value], ir.StringValue]
 
 
-def check_table(t: ir.Table, primary_key: str, declared: dict[str, str], run_id: str, ingested_at: str) -> Checked:
+def check_table(
+    t: ir.Table,
+    primary_key: str,
+    declared: dict[str, str],
+    run_id: str,
+    ingested_at: str,
+    modified: str | None = None,
+) -> Checked:
     """Cast declared columns, then route rows with an unusable key or value to rejects (first reason wins).
 
     Text primary keys lose surrounding whitespace, so ``" 4 "`` and ``"4"`` are one key (the second is a duplicate).
+    ``modified``: the table is a change folder (columns CHANGE and BATCH): a key may have many rows, and the one
+    modified last (then the later hour, then the later row) is its current state, or its deletion.
     """
-    source_columns = [c for c in t.columns if c != ROW]
+    source_columns = [c for c in t.columns if c not in (ROW, CHANGE, BATCH)]
     # Each step below is a column of its own, computed once: written as one expression, every value would be
     # spelled out again inside every check and reason that uses it, and engines evaluate each copy.
     to_parse = {c: d for c, d in declared.items() if t[c].type() != ibis.dtype(ibis_type(d))}
@@ -101,11 +114,21 @@ def check_table(t: ir.Table, primary_key: str, declared: dict[str, str], run_id:
     reason: ir.StringValue = ibis.null("string")
     for c in reversed(list(parsed)):
         reason = t[f"__problem_{c}"].fill_null(reason)
-    reason = ibis.ifelse(key.notnull() & (t.__dup_rank > 0), dup_reason, reason)
+    if modified is None:
+        reason = ibis.ifelse(key.notnull() & (t.__dup_rank > 0), dup_reason, reason)
+    else:
+        when = t[f"__cast_{modified}"] if f"__cast_{modified}" in t.columns else t[modified]
+        missing = ibis.literal(f"column {modified!r}: the last-modified value is missing (it orders a key's changes)")
+        reason = ibis.ifelse(when.isnull() & reason.isnull(), missing, reason)
     reason = ibis.ifelse(t.__key_missing, ibis.literal(f"primary key {primary_key!r} is null or empty"), reason)
 
     flagged = t.mutate(_reason=reason)
+    changes = None
+    if modified is not None:
+        flagged, changes = _latest_changes(flagged, key.get_name(), modified)
     good = flagged.filter(flagged._reason.isnull())
+    if modified is not None:
+        good = good.filter((good.__latest == 0) & (good[CHANGE] != "delete"))
     good = good.select(
         *[good[f"__cast_{c}"].name(c) if f"__cast_{c}" in good.columns else good[c] for c in source_columns],
         _ingested_at=ibis.literal(ingested_at).cast("timestamp"),
@@ -114,7 +137,30 @@ def check_table(t: ir.Table, primary_key: str, declared: dict[str, str], run_id:
     bad = flagged.filter(flagged._reason.notnull())
     rejects = bad.select(bad[ROW], bad._reason, _record=record_json(bad, source_columns))
     trimmed_keys = t.aggregate(n=t.__trimmed.cast("int64").sum().fill_null(0)) if key_is_text else None
-    return Checked(good=good, rejects=rejects, trimmed_keys=trimmed_keys)
+    return Checked(good=good, rejects=rejects, trimmed_keys=trimmed_keys, changes=changes)
+
+
+def _latest_changes(flagged: ir.Table, key: str, modified: str) -> tuple[ir.Table, ir.Table]:
+    """Rank each key's usable rows, latest change first (``__latest`` 0), and count what the ranking retires."""
+    column = f"__cast_{modified}" if f"__cast_{modified}" in flagged.columns else modified
+    usable = flagged._reason.isnull()
+    ranked = flagged.mutate(
+        __latest=ibis.row_number().over(
+            group_by=flagged[key],
+            order_by=[
+                usable.cast("int8").desc(),
+                flagged[column].desc(),
+                flagged[BATCH].desc(),
+                flagged[ROW].desc(),
+            ],
+        )
+    )
+    usable = ranked._reason.isnull()
+    counts = ranked.aggregate(
+        superseded=(usable & (ranked.__latest > 0)).cast("int64").sum().fill_null(0),
+        deleted=(usable & (ranked.__latest == 0) & (ranked[CHANGE] == "delete")).cast("int64").sum().fill_null(0),
+    )
+    return ranked, counts
 
 
 def _parse(t: ir.Table, col: str, declared: str) -> _Parsed:
