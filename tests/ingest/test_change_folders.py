@@ -39,13 +39,14 @@ CHANGES = {
 
 
 def _folder(root: Path, changes: dict[str, list[str]]) -> None:
+    """Deliver the full data and these hours; files delivered before are left as they are (as an export does)."""
     base = root / "data" / "contacts"
-    (base / "FullData").mkdir(parents=True, exist_ok=True)
-    (base / "FullData" / "contacts.csv").write_text("\n".join([HEADER, *FULL]) + "\n", encoding="utf-8")
-    for relative, lines in changes.items():
-        path = base / "IncrementalData" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+    files = {base / "FullData" / "contacts.csv": FULL}
+    files.update({base / "IncrementalData" / relative: lines for relative, lines in changes.items()})
+    for path, lines in files.items():
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
 
 
 YAML = EXAMPLE_YAML.replace(
@@ -83,7 +84,8 @@ def test_latest_change_per_key_wins_and_deletes_remove_rows(tmp_path: Path, engi
     assert landed["C004"]["zip"] == "73301"  # the bad rows of C004 were rejected; its full row stands
     changes = stage.details["changes"]["crm.contacts"]
     # Superseded: two older versions of C002, the stale delete of C001, the full row of C003; C003 is deleted.
-    assert changes == {"superseded": 4, "deleted": 1}
+    assert changes["superseded"] == 4 and changes["deleted"] == 1 and changes["carried"] == 0
+    assert changes["read"] == "whole folder" and changes["why"] == "first run on this folder"
     rows_in, landed_n = stage.rows_in["crm.contacts"], stage.rows_out["crm.contacts"]
     rejected = sum(n for k, n in stage.rejected.items() if k.startswith("crm.contacts."))
     assert rows_in == 4 + 2 + 1 + 3 + 1
@@ -93,6 +95,58 @@ def test_latest_change_per_key_wins_and_deletes_remove_rows(tmp_path: Path, engi
     assert len(reasons) == 2
     assert any("the last-modified value is missing" in r for r in reasons)
     assert any("column 'modified': cannot parse not a time as timestamp" in r for r in reasons), reasons
+
+
+def _comparable(project: Project) -> list[dict[str, object]]:
+    rows = [{k: v for k, v in r.items() if k not in ("_ingested_at", "_run_id")} for r in _landed(project).values()]
+    return sorted(rows, key=lambda r: str(r["contact_id"]))
+
+
+def _fresh_read(tmp_path: Path, source: Path) -> list[dict[str, object]]:
+    """The table a first run on the whole folder lands."""
+    import shutil
+
+    root = write_example(tmp_path / "fresh", yaml_text=YAML)
+    shutil.rmtree(root / "data" / "contacts", ignore_errors=True)
+    shutil.copytree(source / "data" / "contacts", root / "data" / "contacts")
+    project = Project.load(root)
+    project.run(stage="ingest")
+    return _comparable(project)
+
+
+def test_later_runs_read_only_new_hours_and_land_what_a_full_read_would(tmp_path: Path) -> None:
+    first = dict(list(CHANGES.items())[:2])
+    root = write_example(tmp_path / "project", yaml_text=YAML)
+    _folder(root, first)
+    project = Project.load(root)
+    project.run(stage="ingest")
+
+    _folder(root, CHANGES)  # two more hours arrive
+    stage = project.run(stage="ingest").stages[0]
+    changes = stage.details["changes"]["crm.contacts"]
+    assert changes["read"] == "new hours only" and changes["why"] == "2 new group(s) on top of 3 applied"
+    rows_in, landed = stage.rows_in["crm.contacts"], stage.rows_out["crm.contacts"]
+    rejected = sum(n for k, n in stage.rejected.items() if k.startswith("crm.contacts."))
+    assert rows_in == 4  # only the new hours' rows were read
+    assert changes["carried"] == 4  # C001, C002, C004, C005 as landed by the first run
+    assert rows_in + changes["carried"] == landed + rejected + changes["superseded"] + changes["deleted"]
+    assert _comparable(project) == _fresh_read(tmp_path, root)
+    rejects = pq.read_table(project.lake.rejects_table("crm", "contacts")).num_rows
+    assert rejects == 2
+
+    # Nothing new: nothing is read, the landed table stands.
+    before = _comparable(project)
+    stage = project.run(stage="ingest").stages[0]
+    assert stage.details["changes"]["crm.contacts"]["read"] == "nothing new" and stage.rows_in["crm.contacts"] == 0
+    assert _comparable(project) == before
+
+    # A re-delivered full export (C004 changed in place): the whole folder is read again.
+    full = root / "data" / "contacts" / "FullData" / "contacts.csv"
+    full.write_text(full.read_text(encoding="utf-8").replace("Austin,73301", "Houston,77002"), encoding="utf-8")
+    stage = project.run(stage="ingest").stages[0]
+    changes = stage.details["changes"]["crm.contacts"]
+    assert changes["read"] == "whole folder" and "FullData" in str(changes["why"])
+    assert _comparable(project) == _fresh_read(tmp_path / "again", root)
 
 
 def test_a_deleted_record_retires_its_profile_on_the_next_run(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from custdim.config.project import ProjectConfig
 from custdim.config.sources import CdmSource, FilesSource, FileTable, Source, SourceTable, SqlSource
+from custdim.stages.ingest.changes import Group
 from custdim.stages.ingest.readers import REJECT_SCHEMA
 
 
@@ -45,8 +46,12 @@ class TableRef:
         return f"{self.source.name}.{self.table.name}"
 
 
-def stage_table(ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str) -> Staged:
-    """Write ``ref``'s rows as Parquet parts under the (existing, empty) folder ``staging`` of ``fs``."""
+def stage_table(
+    ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str, groups: list[Group] | None = None
+) -> Staged:
+    """Write ``ref``'s rows as Parquet parts under the (existing, empty) folder ``staging`` of ``fs``.
+
+    ``groups``: of a change folder, only these (the hours a run has not applied yet)."""
     source = ref.source
     if isinstance(source, SqlSource):
         from custdim.stages.ingest.sql import stage_sql_table
@@ -57,16 +62,18 @@ def stage_table(ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str) -> S
 
         return stage_cdm_table(ref, fs, staging)
     assert isinstance(source, FilesSource)
-    return stage_files_table(ref, fs, staging)
+    return stage_files_table(ref, fs, staging, groups)
 
 
-def stage_files_table(ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str) -> Staged:
+def stage_files_table(
+    ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str, groups: list[Group] | None = None
+) -> Staged:
     """A ``type: files`` table: large CSV files streamed block by block, Parquet row group by row group."""
     from custdim.stages.ingest.streaming import land_files
 
     table = ref.table
     assert isinstance(table, FileTable)
-    landed = land_files(ref.config.resolve(table.path), table, ref.label, ref.key, fs, staging)
+    landed = land_files(ref.config.resolve(table.path), table, ref.label, ref.key, fs, staging, groups)
     return Staged(landed.rows, pa.Table.from_pylist(landed.rejects, schema=REJECT_SCHEMA), landed.columns)
 
 

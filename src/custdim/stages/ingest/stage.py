@@ -6,10 +6,11 @@ from collections import Counter
 
 from custdim.config.sources import FileTable
 from custdim.contracts import INGEST_STAGING, RAW_MANIFEST
-from custdim.errors import ConfigError
+from custdim.errors import ConfigError, SourceError
 from custdim.lake.cdm import Entity, Manifest
 from custdim.report import StageReport, now_iso
 from custdim.stages.context import RunContext, StageSpec
+from custdim.stages.ingest import changes as change_state
 from custdim.stages.ingest.landing import TableRef, stage_table
 from custdim.stages.ingest.readers import ROW
 from custdim.stages.ingest.validate import check_table
@@ -36,16 +37,33 @@ def run(ctx: RunContext, report: StageReport) -> None:
     with ctx.steps("ingest", len(tables)) as advance:
         for key, source, table in tables:
             label = f"{source.name}.{table.name}"
+            raw_path = lake.raw_table(source.name, table.name)
+            rejects_path = lake.rejects_table(source.name, table.name)
+            plan = modified = None
+            if isinstance(table, FileTable) and table.incremental is not None:
+                modified = table.incremental.modified
+                plan = _change_plan(ctx, source.name, table, key, label, raw_path)
+            base = earlier_rejects = None
+            if plan is not None and plan.incremental:
+                if not plan.groups:  # nothing new in the change folder: the landed table stands as it is
+                    _unchanged(ctx, report, label, raw_path, plan.reason)
+                    entities.append(_entity(ctx, source.name, table.name, raw_path))
+                    advance()
+                    continue
+                # Kept in the engine: the landed table is replaced below by a table computed from it.
+                base = engine.materialize(f"ingest/{label}/landed", engine.read(raw_path))
+                if lake.has_table(rejects_path):
+                    earlier_rejects = engine.materialize(f"ingest/{label}/rejects", engine.read(rejects_path))
             staging = lake.work_table(*INGEST_STAGING, source.name, table.name)
             lake.remove(staging)
             lake.makedirs(staging)
-            staged = stage_table(TableRef(config, source, table, key), lake.fs, staging)
+            groups = plan.groups if plan is not None else None
+            staged = stage_table(TableRef(config, source, table, key), lake.fs, staging, groups)
             declared = {**staged.declared, **table.columns}
             _check_columns(config.file, key, label, staged.columns, table.primary_key, table.columns)
 
-            modified = table.incremental.modified if isinstance(table, FileTable) and table.incremental else None
             checked = check_table(
-                engine.read(staging), table.primary_key, declared, ctx.run_id, ingested_at, modified=modified
+                engine.read(staging), table.primary_key, declared, ctx.run_id, ingested_at, modified, base
             )
             if checked.trimmed_keys is not None:
                 trimmed = int(engine.to_arrow(checked.trimmed_keys)["n"][0].as_py() or 0)
@@ -54,19 +72,19 @@ def run(ctx: RunContext, report: StageReport) -> None:
                         f"{label}: {trimmed} {table.primary_key!r} values had surrounding whitespace, trimmed "
                         "(a key equal to another one after trimming is rejected as a duplicate)"
                     )
-            raw_path = lake.raw_table(source.name, table.name)
+            counts = engine.to_arrow(checked.changes).to_pylist()[0] if checked.changes is not None else None
             landed = engine.write(checked.good, raw_path)
-            rejects_path = lake.rejects_table(source.name, table.name)
             rejects = checked.rejects
             if staged.rejects.num_rows:
                 rejects = rejects.union(engine.from_arrow(staged.rejects))
-            rejected = engine.write(rejects, rejects_path)
-            if not rejected:
+            reasons = engine.to_arrow(rejects.select("_reason"))["_reason"].to_pylist()
+            rejected = len(reasons)
+            # Rejects of hours applied by earlier runs stay beside this run's.
+            kept = rejects.union(earlier_rejects) if earlier_rejects is not None else rejects
+            if not engine.write(kept, rejects_path):
                 lake.remove(rejects_path)
-            else:
-                kinds = Counter(
-                    reason_kind(r) for r in engine.to_arrow(rejects.select("_reason"))["_reason"].to_pylist()
-                )
+            if rejected:
+                kinds = Counter(reason_kind(r) for r in reasons)
                 for kind, n in sorted(kinds.items()):
                     report.rejected[f"{label}.{kind}"] = n
                 report.warn(
@@ -74,21 +92,45 @@ def run(ctx: RunContext, report: StageReport) -> None:
                     f" see {rejects_path}"
                 )
             report.rows_in[label] = staged.rows + staged.rejects.num_rows
-            if checked.changes is not None:
-                counts = engine.to_arrow(checked.changes).to_pylist()[0]
-                changes = {k: int(v or 0) for k, v in counts.items()}
-                # Rows in = landed + rejected + superseded + deleted: a replaced row is accounted for, not lost.
+            if counts is not None and plan is not None:
+                # Rows in + carried = landed + rejected + superseded + deleted: nothing replaced is unaccounted.
+                changes: dict[str, object] = {k: int(v or 0) for k, v in counts.items()}
+                changes["read"] = "new hours only" if plan.incremental else "whole folder"
+                changes["why"] = plan.reason
                 report.details.setdefault("changes", {})[label] = changes
+                change_state.record(lake, source.name, table.name, plan.all_groups, ctx.run_id)
             report.rows_out[label] = landed
             if landed == 0:
                 report.warn(f"{label}: no rows landed")
-            entity = Entity.from_arrow(f"{source.name}_{table.name}", engine.schema(raw_path), key=None)
-            entity.schema_folder = source.name
-            entity.partitions = [p.removeprefix(lake.path("raw") + "/") for p in lake.parquet_files(raw_path)]
-            entities.append(entity)
+            entities.append(_entity(ctx, source.name, table.name, raw_path))
             lake.remove(staging)
             advance()
     _write_raw_manifest(ctx, entities)
+
+
+def _entity(ctx: RunContext, source: str, table: str, raw_path: str) -> Entity:
+    entity = Entity.from_arrow(f"{source}_{table}", ctx.engine.schema(raw_path), key=None)
+    entity.schema_folder = source
+    entity.partitions = [p.removeprefix(ctx.lake.path("raw") + "/") for p in ctx.lake.parquet_files(raw_path)]
+    return entity
+
+
+def _change_plan(
+    ctx: RunContext, source: str, table: FileTable, key: str, label: str, raw_path: str
+) -> change_state.Plan:
+    try:
+        _, groups = change_state.change_groups(ctx.config.resolve(table.path))
+    except SourceError as exc:
+        raise SourceError(f"{label}: {key}.path: {exc}") from None
+    return change_state.plan(ctx.lake, source, table.name, groups, ctx.lake.has_table(raw_path))
+
+
+def _unchanged(ctx: RunContext, report: StageReport, label: str, raw_path: str, why: str) -> None:
+    landed = ctx.engine.row_count(raw_path)
+    report.rows_in[label] = 0
+    report.rows_out[label] = landed
+    changes = {"superseded": 0, "deleted": 0, "carried": landed, "read": "nothing new", "why": why}
+    report.details.setdefault("changes", {})[label] = changes
 
 
 def _check_columns(

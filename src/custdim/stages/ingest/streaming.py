@@ -17,7 +17,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
-import re
 from dataclasses import dataclass, field
 
 import fsspec
@@ -28,6 +27,7 @@ import pyarrow.parquet as pq
 from custdim.config.sources import FileTable
 from custdim.errors import SourceError
 from custdim.stages.ingest import readers
+from custdim.stages.ingest.changes import BATCH, CHANGE, Group, change_groups
 from custdim.stages.ingest.readers import ROW, Reject
 
 # Files at least this large (compressed size for .gz) are streamed; smaller ones are read whole.
@@ -86,22 +86,33 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def land_files(url: str, spec: FileTable, label: str, key: str, fs: fsspec.AbstractFileSystem, staging: str) -> Landed:
+def land_files(
+    url: str,
+    spec: FileTable,
+    label: str,
+    key: str,
+    fs: fsspec.AbstractFileSystem,
+    staging: str,
+    groups: list[Group] | None = None,
+) -> Landed:
     """Read every file of a files table and write it as Parquet parts under ``staging``, rows numbered in order.
 
     A table with ``incremental:`` is a change folder: its full data, then each hour's upserts and deletes, in time
-    order, every row marked with CHANGE (full, upsert or delete) and BATCH (the hour folder, '' for full data).
+    order (``groups``: only these), every row marked with CHANGE (full, upsert or delete) and BATCH (the hour,
+    '' for full data).
     """
     where = f"{label}: {key}.path"
     try:
         if spec.incremental is not None:
-            src, groups = change_groups(url)
+            src, found = change_groups(url)
+            chosen = found if groups is None else groups
+            plan = [(g.change, g.batch, list(g.files)) for g in chosen]
         else:
-            src, files = readers.list_files(url)
-            groups = [("", "", files)]
+            src, listed = readers.list_files(url)
+            plan = [("", "", listed)]
     except SourceError as exc:
         raise SourceError(f"{where}: {exc}") from None
-    files = [f for _, _, group in groups for f in group]
+    files = [f for _, _, group in plan for f in group]
     if spec.file_format == "jsonl" and spec.incremental is None:
         result = readers.read_table(url, spec, label, key)
         parts = _Parts(fs, staging, result.table.schema)
@@ -116,7 +127,7 @@ def land_files(url: str, spec: FileTable, label: str, key: str, fs: fsspec.Abstr
         schema = schema.append(pa.field(CHANGE, pa.string())).append(pa.field(BATCH, pa.string()))
     parts = _Parts(fs, staging, schema)
     landed = Landed(columns=schema.names)
-    for change, batch, group in groups:
+    for change, batch, group in plan:
         if spec.incremental is not None:
             parts.constants = {CHANGE: change, BATCH: batch}
         _land_group(src, group, files, spec, where, parts, landed)
@@ -126,43 +137,6 @@ def land_files(url: str, spec: FileTable, label: str, key: str, fs: fsspec.Abstr
         parts.write(schema.empty_table())
         landed.parts = 1
     return landed
-
-
-CHANGE = "_change"  # full | upsert | delete
-BATCH = "_batch"  # yyyy/mm/dd/hh of an incremental folder; '' for FullData
-_HOUR = re.compile(r"^IncrementalData/(\d{4})/(\d{2})/(\d{2})/(\d{2})/(Upserts|Deletes)/")
-
-
-def change_groups(url: str) -> tuple[fsspec.AbstractFileSystem, list[tuple[str, str, list[str]]]]:
-    """(change, batch, files) of a change folder, in the order they apply: FullData, then each hour's upserts
-    and deletes, oldest hour first. Raises SourceError when the folder does not follow the contract."""
-    src, root = fsspec.core.url_to_fs(url)
-    root = root.rstrip("/")
-    if not src.isdir(f"{root}/FullData"):
-        raise SourceError(
-            f"{url}: no FullData/ folder (an incremental table's folder holds FullData/ and IncrementalData/)"
-        )
-    groups: list[tuple[str, str, list[str]]] = [("full", "", _data_files(src, f"{root}/FullData"))]
-    hours: dict[tuple[str, str], list[str]] = {}
-    if src.isdir(f"{root}/IncrementalData"):
-        for f in _data_files(src, f"{root}/IncrementalData"):
-            relative = f[len(root) + 1 :]
-            m = _HOUR.match(relative)
-            if m is None:
-                raise SourceError(f"{url}: {relative} is not in IncrementalData/yyyy/mm/dd/hh/Upserts/ or .../Deletes/")
-            batch = "/".join(m.group(1, 2, 3, 4))
-            hours.setdefault((batch, "upsert" if m.group(5) == "Upserts" else "delete"), []).append(f)
-    # Within an hour deletes come after upserts, so a delete modified at the same time as an upsert wins the tie.
-    for (batch, change), files in sorted(hours.items(), key=lambda item: (item[0][0], item[0][1] == "delete")):
-        groups.append((change, batch, sorted(files)))
-    return src, groups
-
-
-def _data_files(src: fsspec.AbstractFileSystem, folder: str) -> list[str]:
-    # Hidden and underscore files (_SUCCESS, .crc) are markers of the writing tool, not data.
-    return sorted(
-        f for f in src.find(folder) if not any(part.startswith((".", "_")) for part in f[len(folder) :].split("/"))
-    )
 
 
 def _land_group(

@@ -24,8 +24,8 @@ from custdim.stages.exprs import (
     parse_timestamp,
     record_json,
 )
+from custdim.stages.ingest.changes import BATCH, CHANGE
 from custdim.stages.ingest.readers import ROW
-from custdim.stages.ingest.streaming import BATCH, CHANGE
 
 _IBIS_TYPES = {
     "string": "string",
@@ -74,12 +74,14 @@ def check_table(
     run_id: str,
     ingested_at: str,
     modified: str | None = None,
+    base: ir.Table | None = None,
 ) -> Checked:
     """Cast declared columns, then route rows with an unusable key or value to rejects (first reason wins).
 
     Text primary keys lose surrounding whitespace, so ``" 4 "`` and ``"4"`` are one key (the second is a duplicate).
     ``modified``: the table is a change folder (columns CHANGE and BATCH): a key may have many rows, and the one
-    modified last (then the later hour, then the later row) is its current state, or its deletion.
+    modified last (then the later hour, then the later row) is its current state, or its deletion. ``base``: the
+    table landed by an earlier run, whose rows take part as full data (a run reading only new hours).
     """
     source_columns = [c for c in t.columns if c not in (ROW, CHANGE, BATCH)]
     # Each step below is a column of its own, computed once: written as one expression, every value would be
@@ -123,44 +125,49 @@ def check_table(
     reason = ibis.ifelse(t.__key_missing, ibis.literal(f"primary key {primary_key!r} is null or empty"), reason)
 
     flagged = t.mutate(_reason=reason)
-    changes = None
-    if modified is not None:
-        flagged, changes = _latest_changes(flagged, key.get_name(), modified)
     good = flagged.filter(flagged._reason.isnull())
-    if modified is not None:
-        good = good.filter((good.__latest == 0) & (good[CHANGE] != "delete"))
+    kept = [CHANGE, BATCH, ROW] if modified is not None else []
     good = good.select(
         *[good[f"__cast_{c}"].name(c) if f"__cast_{c}" in good.columns else good[c] for c in source_columns],
+        *kept,
         _ingested_at=ibis.literal(ingested_at).cast("timestamp"),
         _run_id=ibis.literal(run_id),
     )
+    changes = None
+    if modified is not None:
+        good, changes = _latest_changes(good, primary_key, modified, base)
     bad = flagged.filter(flagged._reason.notnull())
     rejects = bad.select(bad[ROW], bad._reason, _record=record_json(bad, source_columns))
     trimmed_keys = t.aggregate(n=t.__trimmed.cast("int64").sum().fill_null(0)) if key_is_text else None
     return Checked(good=good, rejects=rejects, trimmed_keys=trimmed_keys, changes=changes)
 
 
-def _latest_changes(flagged: ir.Table, key: str, modified: str) -> tuple[ir.Table, ir.Table]:
-    """Rank each key's usable rows, latest change first (``__latest`` 0), and count what the ranking retires."""
-    column = f"__cast_{modified}" if f"__cast_{modified}" in flagged.columns else modified
-    usable = flagged._reason.isnull()
-    ranked = flagged.mutate(
-        __latest=ibis.row_number().over(
-            group_by=flagged[key],
-            order_by=[
-                usable.cast("int8").desc(),
-                flagged[column].desc(),
-                flagged[BATCH].desc(),
-                flagged[ROW].desc(),
+def _latest_changes(candidates: ir.Table, key: str, modified: str, base: ir.Table | None) -> tuple[ir.Table, ir.Table]:
+    """Each key's latest change among ``candidates`` (and ``base``, the rows landed before): the rows to land, and
+    one row counting what the ranking retired (``superseded``, ``deleted``) and carried over (``carried``)."""
+    columns = [c for c in candidates.columns if c not in (CHANGE, BATCH, ROW)]
+    if base is not None:
+        carried = base.select(
+            *[
+                (base[c].cast(candidates[c].type()) if c in base.columns else ibis.null(candidates[c].type())).name(c)
+                for c in columns
             ],
+            **{CHANGE: ibis.literal("full"), BATCH: ibis.literal(""), ROW: ibis.literal(0).cast("int64")},
+        )
+        candidates = candidates.select(*carried.columns).union(carried)
+    ranked = candidates.mutate(
+        __latest=ibis.row_number().over(
+            group_by=candidates[key],
+            order_by=[candidates[modified].desc(), candidates[BATCH].desc(), candidates[ROW].desc()],
         )
     )
-    usable = ranked._reason.isnull()
     counts = ranked.aggregate(
-        superseded=(usable & (ranked.__latest > 0)).cast("int64").sum().fill_null(0),
-        deleted=(usable & (ranked.__latest == 0) & (ranked[CHANGE] == "delete")).cast("int64").sum().fill_null(0),
+        superseded=(ranked.__latest > 0).cast("int64").sum().fill_null(0),
+        deleted=((ranked.__latest == 0) & (ranked[CHANGE] == "delete")).cast("int64").sum().fill_null(0),
+        carried=(ranked[ROW] == 0).cast("int64").sum().fill_null(0),
     )
-    return ranked, counts
+    latest = ranked.filter((ranked.__latest == 0) & (ranked[CHANGE] != "delete"))
+    return latest.select(*columns), counts
 
 
 def _parse(t: ir.Table, col: str, declared: str) -> _Parsed:
