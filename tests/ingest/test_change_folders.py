@@ -140,6 +140,19 @@ def test_later_runs_read_only_new_hours_and_land_what_a_full_read_would(tmp_path
     assert stage.details["changes"]["crm.contacts"]["read"] == "nothing new" and stage.rows_in["crm.contacts"] == 0
     assert _comparable(project) == before
 
+    # Another declared type for the table: what was landed no longer fits; the whole folder is read again.
+    yaml = root / "custdim.yaml"
+    yaml.write_text(
+        yaml.read_text(encoding="utf-8").replace("{modified: timestamp}", "{modified: timestamp, zip: int}")
+    )
+    stage = Project.load(root).run(stage="ingest").stages[0]
+    assert stage.details["changes"]["crm.contacts"]["why"] == "the table's settings in the project file changed"
+    yaml.write_text(
+        yaml.read_text(encoding="utf-8").replace("{modified: timestamp, zip: int}", "{modified: timestamp}")
+    )
+    project = Project.load(root)
+    project.run(stage="ingest")
+
     # A re-delivered full export (C004 changed in place): the whole folder is read again.
     full = root / "data" / "contacts" / "FullData" / "contacts.csv"
     full.write_text(full.read_text(encoding="utf-8").replace("Austin,73301", "Houston,77002"), encoding="utf-8")

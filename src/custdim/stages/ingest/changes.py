@@ -98,9 +98,10 @@ class Plan:
     all_groups: list[Group]  # every group of the folder: applied once this run has landed the table
 
 
-def plan(lake: Lake, source: str, table: str, groups: list[Group], landed: bool) -> Plan:
-    """Read only the groups no earlier run applied, when every group it applied is unchanged and the landed table
-    is there; otherwise the whole folder."""
+def plan(lake: Lake, source: str, table: str, groups: list[Group], landed: bool, settings: str) -> Plan:
+    """Read only the groups no earlier run applied, when every group it applied is unchanged, the table's settings
+    in the project file (``settings``, a digest) are the same and the landed table is there; otherwise the whole
+    folder."""
     path = state_path(lake, source, table)
     record: dict[str, Any] | None = None
     if lake.exists(path):
@@ -111,6 +112,8 @@ def plan(lake: Lake, source: str, table: str, groups: list[Group], landed: bool)
     if record is None or record.get("version") != STATE_VERSION or not landed:
         why = "first run on this folder" if record is None else "no usable record of the last run"
         return Plan(groups, False, why, groups)
+    if record.get("settings") != settings:
+        return Plan(groups, False, "the table's settings in the project file changed", groups)
     applied: dict[str, str] = record.get("applied", {})
     current = {g.name: g.fingerprint for g in groups}
     changed = sorted(name for name, fp in applied.items() if current.get(name) != fp)
@@ -121,9 +124,14 @@ def plan(lake: Lake, source: str, table: str, groups: list[Group], landed: bool)
     return Plan(new, True, f"{len(new)} new group(s) on top of {len(applied)} applied", groups)
 
 
-def record(lake: Lake, source: str, table: str, groups: list[Group], run_id: str) -> None:
+def record(lake: Lake, source: str, table: str, groups: list[Group], run_id: str, settings: str) -> None:
     """Remember every group of the folder as applied by ``run_id`` (after its table has been landed)."""
-    lake.write_json(
-        state_path(lake, source, table),
-        {"version": STATE_VERSION, "run_id": run_id, "applied": {g.name: g.fingerprint for g in groups}},
-    )
+    applied = {g.name: g.fingerprint for g in groups}
+    doc = {"version": STATE_VERSION, "run_id": run_id, "settings": settings, "applied": applied}
+    lake.write_json(state_path(lake, source, table), doc)
+
+
+def settings_digest(spec: object) -> str:
+    """A digest of a table's settings: declared types, key or format that differ make earlier work unusable."""
+    dump = spec.model_dump(mode="json") if hasattr(spec, "model_dump") else spec
+    return hashlib.sha256(json.dumps(dump, sort_keys=True).encode("utf-8")).hexdigest()

@@ -98,7 +98,8 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 changes["read"] = "new hours only" if plan.incremental else "whole folder"
                 changes["why"] = plan.reason
                 report.details.setdefault("changes", {})[label] = changes
-                change_state.record(lake, source.name, table.name, plan.all_groups, ctx.run_id)
+                settings = change_state.settings_digest(table)
+                change_state.record(lake, source.name, table.name, plan.all_groups, ctx.run_id, settings)
             report.rows_out[label] = landed
             if landed == 0:
                 report.warn(f"{label}: no rows landed")
@@ -122,7 +123,8 @@ def _change_plan(
         _, groups = change_state.change_groups(ctx.config.resolve(table.path))
     except SourceError as exc:
         raise SourceError(f"{label}: {key}.path: {exc}") from None
-    return change_state.plan(ctx.lake, source, table.name, groups, ctx.lake.has_table(raw_path))
+    landed = ctx.lake.has_table(raw_path)
+    return change_state.plan(ctx.lake, source, table.name, groups, landed, change_state.settings_digest(table))
 
 
 def _unchanged(ctx: RunContext, report: StageReport, label: str, raw_path: str, why: str) -> None:
