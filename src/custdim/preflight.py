@@ -12,6 +12,7 @@ import difflib
 import gzip
 import io
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -32,6 +33,7 @@ JSON_LINES = 1000  # JSON Lines rows may differ in keys: the union of the first 
 LISTED_COLUMNS = 30
 PAIR_LIST_HEADER = ("Table1", "Table1Key", "Table2", "Table2Key")
 _GZIP = b"\x1f\x8b"
+_NAMED_KEY = re.compile(r"^(\S+): (sources\[\d+\][\w\[\].]*): (.*)$", re.DOTALL)
 
 
 def validate_project(config: ProjectConfig) -> list[str]:
@@ -61,7 +63,9 @@ def validate_project(config: ProjectConfig) -> list[str]:
             try:
                 probed = probe_columns(TableRef(config, source, table, key))
             except SourceError as exc:
-                problems.append((key, str(exc)))
+                # "crm.contacts: sources[0].manifest: ..." names its own key: report it there, not twice.
+                m = _NAMED_KEY.match(str(exc))
+                problems.append((m.group(2), f"{m.group(1)}: {m.group(3)}") if m else (key, str(exc)))
                 continue
             assert probed is not None
             columns[label], note = probed
