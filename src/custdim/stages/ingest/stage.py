@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+
+import ibis.expr.types as ir
 
 from custdim.config.sources import FileTable
 from custdim.contracts import INGEST_STAGING, RAW_MANIFEST
+from custdim.engines.base import Engine
 from custdim.errors import ConfigError, SourceError
 from custdim.lake.cdm import Entity, Manifest
 from custdim.report import StageReport, now_iso
@@ -63,7 +67,14 @@ def run(ctx: RunContext, report: StageReport) -> None:
             _check_columns(config.file, key, label, staged.columns, table.primary_key, table.columns)
 
             checked = check_table(
-                engine.read(staging), table.primary_key, declared, ctx.run_id, ingested_at, modified, base
+                engine.read(staging),
+                table.primary_key,
+                declared,
+                ctx.run_id,
+                ingested_at,
+                modified,
+                base,
+                keep=functools.partial(_keep, engine, label),
             )
             if checked.trimmed_keys is not None:
                 trimmed = int(engine.to_arrow(checked.trimmed_keys)["n"][0].as_py() or 0)
@@ -105,8 +116,13 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 report.warn(f"{label}: no rows landed")
             entities.append(_entity(ctx, source.name, table.name, raw_path))
             lake.remove(staging)
+            engine.release_steps()  # this table's checked rows: not needed for the next table
             advance()
     _write_raw_manifest(ctx, entities)
+
+
+def _keep(engine: Engine, label: str, name: str, table: ir.Table) -> ir.Table:
+    return engine.materialize(f"ingest/{label}/{name}", table)
 
 
 def _entity(ctx: RunContext, source: str, table: str, raw_path: str) -> Entity:

@@ -75,13 +75,16 @@ def check_table(
     ingested_at: str,
     modified: str | None = None,
     base: ir.Table | None = None,
+    keep: Callable[[str, ir.Table], ir.Table] = lambda _name, table: table,
 ) -> Checked:
     """Cast declared columns, then route rows with an unusable key or value to rejects (first reason wins).
 
     Text primary keys lose surrounding whitespace, so ``" 4 "`` and ``"4"`` are one key (the second is a duplicate).
     ``modified``: the table is a change folder (columns CHANGE and BATCH): a key may have many rows, and the one
     modified last (then the later hour, then the later row) is its current state, or its deletion. ``base``: the
-    table landed by an earlier run, whose rows take part as full data (a run reading only new hours).
+    table landed by an earlier run, whose rows take part as full data (a run reading only new hours). ``keep``
+    computes a table once and returns a table reading the result (the engine's ``materialize``): the checked rows
+    feed the landed table, the rejects and the counts, which would each compute the checks again otherwise.
     """
     source_columns = [c for c in t.columns if c not in (ROW, CHANGE, BATCH)]
     # Each step below is a column of its own, computed once: written as one expression, every value would be
@@ -124,7 +127,7 @@ def check_table(
         reason = ibis.ifelse(when.isnull() & reason.isnull(), missing, reason)
     reason = ibis.ifelse(t.__key_missing, ibis.literal(f"primary key {primary_key!r} is null or empty"), reason)
 
-    flagged = t.mutate(_reason=reason)
+    flagged = keep("checked", t.mutate(_reason=reason))
     good = flagged.filter(flagged._reason.isnull())
     kept = [CHANGE, BATCH, ROW] if modified is not None else []
     good = good.select(
@@ -135,14 +138,20 @@ def check_table(
     )
     changes = None
     if modified is not None:
-        good, changes = _latest_changes(good, primary_key, modified, base)
+        good, changes = _latest_changes(good, primary_key, modified, base, keep)
     bad = flagged.filter(flagged._reason.notnull())
     rejects = bad.select(bad[ROW], bad._reason, _record=record_json(bad, source_columns))
-    trimmed_keys = t.aggregate(n=t.__trimmed.cast("int64").sum().fill_null(0)) if key_is_text else None
+    trimmed_keys = flagged.aggregate(n=flagged.__trimmed.cast("int64").sum().fill_null(0)) if key_is_text else None
     return Checked(good=good, rejects=rejects, trimmed_keys=trimmed_keys, changes=changes)
 
 
-def _latest_changes(candidates: ir.Table, key: str, modified: str, base: ir.Table | None) -> tuple[ir.Table, ir.Table]:
+def _latest_changes(
+    candidates: ir.Table,
+    key: str,
+    modified: str,
+    base: ir.Table | None,
+    keep: Callable[[str, ir.Table], ir.Table],
+) -> tuple[ir.Table, ir.Table]:
     """Each key's latest change among ``candidates`` (and ``base``, the rows landed before): the rows to land, and
     one row counting what the ranking retired (``superseded``, ``deleted``) and carried over (``carried``)."""
     columns = [c for c in candidates.columns if c not in (CHANGE, BATCH, ROW)]
@@ -161,6 +170,7 @@ def _latest_changes(candidates: ir.Table, key: str, modified: str, base: ir.Tabl
             order_by=[candidates[modified].desc(), candidates[BATCH].desc(), candidates[ROW].desc()],
         )
     )
+    ranked = keep("ranked", ranked)
     counts = ranked.aggregate(
         superseded=(ranked.__latest > 0).cast("int64").sum().fill_null(0),
         deleted=((ranked.__latest == 0) & (ranked[CHANGE] == "delete")).cast("int64").sum().fill_null(0),
