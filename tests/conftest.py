@@ -162,3 +162,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("spark") is not None:
             item.add_marker(pytest.mark.xdist_group("spark"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A PostgreSQL server of this test run (tests/pg_server.py), started on first use and stopped at the end."""
+    import os
+
+    from tests import pg_server
+
+    binaries = pg_server.find_binaries()
+    if binaries is None:
+        message = "no PostgreSQL server binaries (Debian: postgresql)"
+        if os.environ.get("CUSTDIM_REQUIRE_CLIENTS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = pg_server.start(binaries)
+    try:
+        yield server
+    finally:
+        pg_server.stop(server, binaries)
