@@ -266,3 +266,65 @@ def test_rows_are_fetched_and_written_chunk_by_chunk(
     schemas = {pq.read_schema(p) for p in parts}
     assert len(schemas) == 1  # one schema for every chunk, whatever its values
     assert [r["_row"] for p in parts for r in pq.read_table(p).to_pylist()] == [1, 2, 3, 4]
+
+
+def test_a_cursor_reads_only_changed_rows_and_lands_what_a_full_read_would(
+    tmp_path: Path, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    postgres.create_database("members")
+    with psycopg.connect(postgres.dsn("members"), autocommit=True) as con:
+        con.execute(
+            "CREATE SCHEMA crm; CREATE TABLE crm.contacts (contact_id text PRIMARY KEY, first_name text, "
+            "last_name text, email text, phone text, city text, zip text, updated_at timestamptz NOT NULL)"
+        )
+        for i in range(1, 41):
+            con.execute(
+                "INSERT INTO crm.contacts VALUES (%s, %s, 'Lee', %s, NULL, 'Boston', '02134', %s)",
+                (
+                    f"C{i:03d}",
+                    f"F{i}",
+                    f"f{i}@example.com",
+                    dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=i),
+                ),
+            )
+    monkeypatch.setenv("CRM_DB_URL", postgres.url("members"))
+    yaml = _yaml(chunk=7).replace(
+        "        chunk_rows: 7\n", "        chunk_rows: 7\n        incremental: {cursor: updated_at}\n"
+    )
+    root = write_example(tmp_path / "project", yaml_text=yaml)
+    project = Project.load(root)
+    first = project.run(stage="ingest").stages[0]
+    assert first.rows_in["crm.contacts"] == 40 and first.details["changes"]["crm.contacts"]["read"] == "whole table"
+
+    with psycopg.connect(postgres.dsn("members"), autocommit=True) as con:
+        con.execute("UPDATE crm.contacts SET city = 'Salem', updated_at = '2024-03-01Z' WHERE contact_id = 'C005'")
+        con.execute(
+            "INSERT INTO crm.contacts VALUES "
+            "('C041', 'New', 'Lee', 'new@example.com', NULL, 'Lowell', '01850', '2024-03-02Z')"
+        )
+    second = project.run(stage="ingest").stages[0]
+    changes = second.details["changes"]["crm.contacts"]
+    assert changes["read"] == "changed rows only"
+    # C040 (the last run's latest cursor, read again: the same instant may hold rows it did not see), C005, C041.
+    assert second.rows_in["crm.contacts"] == 3 and changes["carried"] == 40
+    landed = {r["contact_id"]: r for r in _landed(project).to_pylist()}
+    assert len(landed) == 41 and landed["C005"]["city"] == "Salem" and landed["C041"]["first_name"] == "New"
+    rejected = sum(second.rejected.values())
+    assert second.rows_out["crm.contacts"] + rejected + changes["superseded"] + changes["deleted"] == 3 + 40
+
+    fresh_root = write_example(tmp_path / "fresh", yaml_text=yaml)
+    fresh = Project.load(fresh_root)
+    fresh.run(stage="ingest")
+    strip = ("_ingested_at", "_run_id")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in _landed(project).to_pylist()] == [
+        {k: v for k, v in r.items() if k not in strip} for r in _landed(fresh).to_pylist()
+    ]
+
+    # Other settings for the table (a declared type): the whole table is read again.
+    (root / "custdim.yaml").write_text(
+        yaml.replace("        chunk_rows: 7\n", "        chunk_rows: 8\n"), encoding="utf-8"
+    )
+    third = Project.load(root).run(stage="ingest").stages[0]
+    assert third.details["changes"]["crm.contacts"]["read"] == "whole table" and third.rows_in["crm.contacts"] == 41

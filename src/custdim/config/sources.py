@@ -161,6 +161,12 @@ def _unique_table_names(tables: list[FileTable] | list[SqlTable] | list[CdmTable
         seen.add(t.name)
 
 
+class SqlCursor(Model):
+    """``incremental:`` of a database table: read only rows whose cursor column reached the last run's highest."""
+
+    cursor: str = Field(description="A column that grows when a row is inserted or updated (updated_at, a sequence).")
+
+
 class SqlTable(Model):
     """One table of a database source: a whole table (``table:``) or the rows of a query (``query:``)."""
 
@@ -172,6 +178,7 @@ class SqlTable(Model):
         default_factory=dict, description="Declared types, applied as for files; other columns keep the database type."
     )
     chunk_rows: int = Field(default=50_000, ge=1, description="Rows fetched and written per chunk.")
+    incremental: SqlCursor | None = None
 
     @field_validator("name")
     @classmethod

@@ -135,3 +135,17 @@ def settings_digest(spec: object) -> str:
     """A digest of a table's settings: declared types, key or format that differ make earlier work unusable."""
     dump = spec.model_dump(mode="json") if hasattr(spec, "model_dump") else spec
     return hashlib.sha256(json.dumps(dump, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def cursor_plan(lake: Lake, source: str, table: str, landed: bool, settings: str) -> Plan:
+    """A database table with a cursor: only changed rows when an earlier run landed it with these settings."""
+    path = state_path(lake, source, table)
+    try:
+        record = lake.read_json(path) if lake.exists(path) else None
+    except ValueError:
+        record = None
+    if record is None or not landed:
+        return Plan([], False, "first run on this table", [])
+    if record.get("version") != STATE_VERSION or record.get("settings") != settings:
+        return Plan([], False, "the table's settings in the project file changed", [])
+    return Plan([], True, "rows changed since the last run", [])

@@ -47,16 +47,21 @@ class TableRef:
 
 
 def stage_table(
-    ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str, groups: list[Group] | None = None
+    ref: TableRef,
+    fs: fsspec.AbstractFileSystem,
+    staging: str,
+    groups: list[Group] | None = None,
+    since: object = None,
 ) -> Staged:
     """Write ``ref``'s rows as Parquet parts under the (existing, empty) folder ``staging`` of ``fs``.
 
-    ``groups``: of a change folder, only these (the hours a run has not applied yet)."""
+    ``groups``: of a change folder, only these (the hours a run has not applied yet). ``since``: of a database
+    table with a cursor, only rows whose cursor is at least this."""
     source = ref.source
     if isinstance(source, SqlSource):
         from custdim.stages.ingest.sql import stage_sql_table
 
-        return stage_sql_table(ref, fs, staging)
+        return stage_sql_table(ref, fs, staging, since)
     if isinstance(source, CdmSource):
         from custdim.stages.ingest.cdm import stage_cdm_table
 

@@ -34,6 +34,7 @@ from sqlglot import exp
 
 from custdim.config.sources import SqlSource, SqlTable, env_references
 from custdim.errors import ConfigError, SourceError
+from custdim.stages.ingest.changes import BATCH, CHANGE
 from custdim.stages.ingest.landing import Staged, TableRef
 from custdim.stages.ingest.readers import REJECT_SCHEMA, ROW
 
@@ -57,14 +58,20 @@ _PG_TYPES: dict[int, pa.DataType] = {
 _PG_NUMERIC = 1700
 
 
-def stage_sql_table(ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str) -> Staged:
-    """Write the table's rows as Parquet parts under ``staging`` (see :func:`landing.stage_table`)."""
+def stage_sql_table(ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str, since: object = None) -> Staged:
+    """Write the table's rows as Parquet parts under ``staging`` (see :func:`landing.stage_table`).
+
+    A table with ``incremental: {cursor}`` gets the change columns (every row an upsert) and, with ``since``, only
+    the rows whose cursor is at least ``since`` (rows updated in the same instant as the last run's last row are
+    read again; the latest-change ranking keeps one of each)."""
     source, table = _spec(ref)
     rows = 0
     parts = 0
-    with _result(ref, source, table) as (result, schema):
+    with _result(ref, source, table, since=since) as (result, schema):
+        if table.incremental is not None:
+            schema = schema.append(pa.field(CHANGE, pa.string())).append(pa.field(BATCH, pa.string()))
         while chunk := result.fetchmany(table.chunk_rows):
-            part = _to_arrow(chunk, schema, ref.label)
+            part = _to_arrow(chunk, schema, ref.label, table.incremental is not None)
             part = part.append_column(ROW, pa.array(range(rows + 1, rows + part.num_rows + 1), pa.int64()))
             with fs.open(f"{staging}/part-{parts:05d}.parquet", "wb") as fh:
                 pq.write_table(part, fh)
@@ -122,7 +129,7 @@ def _masked(url: str) -> str:
         return url.split(":", 1)[0] + "://..."
 
 
-def _statement(ref: TableRef, table: SqlTable, backend: str, limit: int | None) -> str:
+def _statement(ref: TableRef, table: SqlTable, backend: str, limit: int | None, since: bool = False) -> str:
     """The SELECT to run: the table's rows, or the user's query checked to be one read-only SELECT."""
     dialect = _GLOT_DIALECTS.get(backend)
     if table.table is not None:
@@ -136,6 +143,11 @@ def _statement(ref: TableRef, table: SqlTable, backend: str, limit: int | None) 
         select = _checked_query(ref, table.query, dialect)
         if limit is not None:
             select = exp.select("*").from_(select.subquery("q"))
+    if since and table.incremental is not None:
+        cursor = exp.column(table.incremental.cursor, table="q", quoted=True)
+        # SQLAlchemy's own bind syntax, rendered as written: the driver's parameter style is SQLAlchemy's business.
+        since_param = exp.Var(this=":since")
+        select = exp.select("*").from_(select.subquery("q")).where(exp.GTE(this=cursor, expression=since_param))
     if limit is not None:
         select = select.limit(limit)
     return select.sql(dialect=dialect)
@@ -161,14 +173,14 @@ def _checked_query(ref: TableRef, query: str, dialect: str | None) -> exp.Query:
 
 @contextmanager
 def _result(
-    ref: TableRef, source: SqlSource, table: SqlTable, limit: int | None = None
+    ref: TableRef, source: SqlSource, table: SqlTable, limit: int | None = None, since: object = None
 ) -> Iterator[tuple[Any, pa.Schema]]:
     """An open result of the table's SELECT, in a read-only transaction, with its Arrow schema."""
     import sqlalchemy as sa
 
     url = _url(ref, source)
     backend = _backend(url)
-    statement = _statement(ref, table, backend, limit)
+    statement = _statement(ref, table, backend, limit, since is not None)
     where = f"{ref.label}: {_source_key(ref)}"
     try:
         engine = sa.create_engine(url)
@@ -180,9 +192,11 @@ def _result(
                 con.exec_driver_sql("SET TRANSACTION READ ONLY")
             elif backend == "sqlite":
                 con.exec_driver_sql("PRAGMA query_only = ON")
-            result = con.execution_options(stream_results=True, max_row_buffer=table.chunk_rows).exec_driver_sql(
-                statement
-            )
+            streamed = con.execution_options(stream_results=True, max_row_buffer=table.chunk_rows)
+            if since is None:
+                result = streamed.exec_driver_sql(statement)
+            else:  # the high-water mark as a bound parameter, in the driver's own parameter style
+                result = streamed.execute(sa.text(statement).bindparams(since=since))
             schema = _schema(result.cursor.description, backend)
             yield result, schema
             result.close()
@@ -251,8 +265,10 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
-def _to_arrow(rows: list[Any], schema: pa.Schema, label: str) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+def _to_arrow(rows: list[Any], schema: pa.Schema, label: str, changes: bool = False) -> pa.Table:
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    if changes:  # every row read is an upsert of its key, read this run
+        columns += [("upsert",) * len(rows), ("read",) * len(rows)]
     arrays = []
     for field, values in zip(schema, columns, strict=True):
         kept = [_text(v) for v in values] if pa.types.is_string(field.type) else list(values)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import ibis.expr.types as ir
 
-from custdim.config.sources import FileTable
+from custdim.config.sources import FileTable, SqlTable
 from custdim.contracts import INGEST_STAGING, RAW_MANIFEST
 from custdim.engines.base import Engine
 from custdim.errors import ConfigError, SourceError
@@ -43,12 +43,23 @@ def run(ctx: RunContext, report: StageReport) -> None:
             label = f"{source.name}.{table.name}"
             raw_path = lake.raw_table(source.name, table.name)
             rejects_path = lake.rejects_table(source.name, table.name)
-            plan = modified = None
+            plan = modified = since = None
             if isinstance(table, FileTable) and table.incremental is not None:
                 modified = table.incremental.modified
                 plan = _change_plan(ctx, source.name, table, key, label, raw_path)
+            elif isinstance(table, SqlTable) and table.incremental is not None:
+                modified = table.incremental.cursor
+                plan = change_state.cursor_plan(
+                    lake, source.name, table.name, lake.has_table(raw_path), change_state.settings_digest(table)
+                )
             base = earlier_rejects = None
-            if plan is not None and plan.incremental:
+            if plan is not None and plan.incremental and isinstance(table, SqlTable) and modified is not None:
+                base = engine.materialize(f"ingest/{label}/landed", engine.read(raw_path))
+                since = engine.to_arrow(base.aggregate(m=base[modified].max()))["m"][0].as_py()
+                if lake.has_table(rejects_path):
+                    earlier_rejects = engine.materialize(f"ingest/{label}/rejects", engine.read(rejects_path))
+                plan = change_state.Plan([], True, f"rows with {modified} >= {since}", [])
+            elif plan is not None and plan.incremental:
                 if not plan.groups:  # nothing new in the change folder: the landed table stands as it is
                     _unchanged(ctx, report, label, raw_path, plan.reason)
                     entities.append(_entity(ctx, source.name, table.name, raw_path))
@@ -61,8 +72,8 @@ def run(ctx: RunContext, report: StageReport) -> None:
             staging = lake.work_table(*INGEST_STAGING, source.name, table.name)
             lake.remove(staging)
             lake.makedirs(staging)
-            groups = plan.groups if plan is not None else None
-            staged = stage_table(TableRef(config, source, table, key), lake.fs, staging, groups)
+            groups = plan.groups if plan is not None and isinstance(table, FileTable) else None
+            staged = stage_table(TableRef(config, source, table, key), lake.fs, staging, groups, since)
             declared = {**staged.declared, **table.columns}
             _check_columns(config.file, key, label, staged.columns, table.primary_key, table.columns)
 
@@ -106,7 +117,10 @@ def run(ctx: RunContext, report: StageReport) -> None:
             if counts is not None and plan is not None:
                 # Rows in + carried = landed + rejected + superseded + deleted: nothing replaced is unaccounted.
                 changes: dict[str, object] = {k: int(v or 0) for k, v in counts.items()}
-                changes["read"] = "new hours only" if plan.incremental else "whole folder"
+                if isinstance(table, SqlTable):
+                    changes["read"] = "changed rows only" if plan.incremental else "whole table"
+                else:
+                    changes["read"] = "new hours only" if plan.incremental else "whole folder"
                 changes["why"] = plan.reason
                 report.details.setdefault("changes", {})[label] = changes
                 settings = change_state.settings_digest(table)
