@@ -46,7 +46,12 @@ class Lake:
     base: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.fs, self.base = fsspec.core.url_to_fs(self.root)
+        options: dict[str, Any] = {}
+        if "://" in self.root and not self.root.startswith(("file://", "local://")):
+            # Other processes (a second run, a reader) change the lake: a cached folder listing would hide their
+            # files from the lock, recovery and pruning.
+            options["use_listings_cache"] = False
+        self.fs, self.base = fsspec.core.url_to_fs(self.root, **options)
         self.base = self.base.rstrip("/")
 
     @property
