@@ -33,7 +33,7 @@ NPM_SECONDS = 900
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 S3_KEY_ID = "testing"
-S3_SECRET = "testing"  # noqa: S105 - moto accepts any credentials
+S3_SECRET = "testing"  # moto accepts any credentials
 S3_REGION = "us-east-1"
 
 
