@@ -44,7 +44,8 @@ QUERIES = {
     "ids": "SELECT CustomerId FROM Customer ORDER BY CustomerId",
     "sizes": "SELECT SourceRecordCount, count(*) AS profiles FROM Customer GROUP BY 1 ORDER BY 1",
     "rules": "SELECT RuleName, count(*) AS pairs FROM MatchPairs GROUP BY 1 ORDER BY 1",
-    "top": "SELECT CustomerId, FirstName, LastName, ActivityCount, TotalAmount FROM dim_customer "
+    # Rounded: a sum of doubles depends on the order DuckDB's threads add them in, on any lake.
+    "top": "SELECT CustomerId, FirstName, LastName, ActivityCount, round(TotalAmount, 2) AS total FROM dim_customer "
     "ORDER BY TotalAmount DESC, CustomerId LIMIT 10",
     "keys": "SELECT SourceName, TableName, count(*) AS n FROM AlternateKey GROUP BY 1, 2 ORDER BY 1, 2",
 }
@@ -142,9 +143,10 @@ def test_the_whole_demo_on_a_cloud_lake_gives_the_local_answers(cloud_demo: Demo
 def test_the_demo_reads_its_source_files_from_cloud_storage(cloud_demo: DemoRun, local_demo: DemoRun) -> None:
     text = (cloud_demo.directory / "custdim.yaml").read_text(encoding="utf-8")
     paths = re.findall(r"^\s+path: (\S+)$", text, flags=re.M)
-    if cloud_demo.lake.startswith("az://"):
-        pytest.skip("the az:// demo reads local source files (the other forms read them from the cloud)")
-    assert paths and all(p.startswith(("s3://", "abfs://")) for p in paths)
+    assert paths
+    # The az:// demo keeps its source files local (a cloud lake over local sources); the others read them remotely.
+    remote = not cloud_demo.lake.startswith("az://")
+    assert all(("://" in p) == remote for p in paths), paths
     ingest = cloud_demo.report.stage("ingest")
     local = local_demo.report.stage("ingest")
     assert ingest is not None and local is not None
