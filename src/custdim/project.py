@@ -385,21 +385,21 @@ class Project:
         from custdim.ldw.query import run_query
         from custdim.stages.publish.catalog import ensure
 
-        return run_query(ensure(self.lake), self.lake.path("export"), query)
+        return run_query(ensure(self.lake), self.lake.url("export"), query)
 
     def sql_endpoint(self, statement_timeout: float, max_rows: int) -> Endpoint:
         """The published views as the SQL endpoint serves them (``custdim serve sql``), read-only."""
         from custdim.ldw.server import Endpoint, Limits
         from custdim.stages.publish.catalog import ensure
 
-        return Endpoint(ensure(self.lake), self.lake.path("export"), Limits(statement_timeout, max_rows))
+        return Endpoint(ensure(self.lake), self.lake.url("export"), Limits(statement_timeout, max_rows))
 
     def views(self) -> list[str]:
         """Names of the published views."""
         from custdim.ldw.query import views
         from custdim.stages.publish.catalog import ensure
 
-        return views(ensure(self.lake), self.lake.path("export"))
+        return views(ensure(self.lake), self.lake.url("export"))
 
     def profile(self) -> dict[str, object]:
         """Value profile of the last run's mapped records (the map stage's ``details["profile"]``, recomputed)."""

@@ -22,6 +22,13 @@ def create_engine(name: str, lake: Lake, spark: SparkOptions | None = None) -> E
 
         return DuckDBEngine(lake)
     if name == "spark":
+        if not lake.is_local:
+            # Spark reaches object stores through Hadoop's own connectors (hadoop-azure, hadoop-aws), not fsspec;
+            # their jars are not part of the pyspark package and are not fetched at run time.
+            raise EngineError(
+                f"engine spark needs a local lake; {lake.root} is a cloud lake: use engine duckdb there, which reads "
+                "and writes it through fsspec (docs/lakes.md)"
+            )
         from custdim.engines.spark import SparkEngine
 
         return SparkEngine(lake, spark)

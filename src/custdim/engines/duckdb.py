@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import ibis
@@ -27,6 +28,10 @@ class DuckDBEngine(Engine):
         # Timestamps are UTC throughout (as the Spark engine is configured): never the machine's zone.
         raw.execute("SET TimeZone = 'UTC'")
         if not lake.is_local:
+            # Cloud lakes go through the lake's fsspec filesystem (credentials from the environment), never
+            # DuckDB's httpfs/azure extensions: those download at run time and fail offline.
+            raw.execute("SET autoinstall_known_extensions = false")
+            raw.execute("SET autoload_known_extensions = false")
             raw.register_filesystem(lake.fs)
 
     @property
@@ -35,7 +40,13 @@ class DuckDBEngine(Engine):
 
     def read(self, path: str) -> ir.Table:
         url = self.lake.url(path)
-        return self._con.read_parquet(f"{url}/*.parquet")
+        if self.lake.is_local:
+            return self._con.read_parquet(f"{url}/*.parquet")
+        # Ibis loads httpfs for s3:// paths; a plain read_parquet view reads through the registered filesystem.
+        glob = f"{url}/*.parquet".replace("'", "''")
+        name = f"_lake_read_{uuid.uuid4().hex[:12]}"
+        self._con.con.execute(f"CREATE TEMP VIEW \"{name}\" AS SELECT * FROM read_parquet('{glob}')")  # noqa: S608 - quoted lake path
+        return self._con.table(name)
 
     def _write_parquet(self, expr: ir.Table, path: str) -> None:
         self.lake.makedirs(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import ibis
@@ -64,18 +65,22 @@ def write_catalog(
     info: dict[str, str],
     schemas: dict[str, pa.Schema] | None = None,
     kinds: dict[str, str] | None = None,
+    filesystem: Any = None,
 ) -> None:
     """(Re)build the catalog: one view per entity over its files, then the derived views, then swap it in.
 
     ``kinds`` says which entities are CSV (read with the types in ``schemas``) rather than Parquet. ``info``
     (which snapshot, which lake) is stored in a table beside the views, so that readers can tell whether the
-    catalog still matches the published manifest and the lake's current location.
+    catalog still matches the published manifest and the lake's current location. ``filesystem``: a cloud lake's
+    fsspec filesystem, through which the views read (DuckDB binds a view's files when it is created).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:8]}.duckdb")
-    con = duckdb.connect(str(tmp))
+    con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
+        if filesystem is not None:
+            con.register_filesystem(filesystem)
         for name, parts in files.items():
             con.execute(_base_view(name, parts, (schemas or {}).get(name), (kinds or {}).get(name, "parquet")))
         for name, expr in derived.items():

@@ -29,6 +29,29 @@ CONNECT_CONFIG: dict[str, str | bool] = {
 }
 
 
+# Object-store filesystems (fsspec) of cloud lakes whose catalogs this process reads, by protocol. The views of such
+# a catalog read s3:// or az:// paths, which only a connection with the lake's filesystem registered can open.
+_FILESYSTEMS: dict[str, Any] = {}
+
+
+def use_filesystem(fs: Any) -> None:
+    """Let catalog connections opened from now on read the paths of ``fs`` (a cloud lake's fsspec filesystem)."""
+    _FILESYSTEMS[_protocols(fs)[0]] = fs
+
+
+def register_filesystems(con: duckdb.DuckDBPyConnection) -> None:
+    """Register the known cloud lake filesystems on a connection (before its configuration is locked)."""
+    present = set(con.list_filesystems())
+    for protocol, fs in _FILESYSTEMS.items():
+        # Connections to one file share a database instance, which keeps the filesystems registered on it.
+        if protocol not in present:
+            con.register_filesystem(fs)
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    return tuple(fs.protocol) if isinstance(fs.protocol, (tuple, list)) else (str(fs.protocol),)
+
+
 def connect(catalog_path: str, allowed_dirs: list[str]) -> duckdb.DuckDBPyConnection:
     """Open the catalog read-only with file access limited to ``allowed_dirs`` and the configuration locked.
 
@@ -43,6 +66,8 @@ def connect(catalog_path: str, allowed_dirs: list[str]) -> duckdb.DuckDBPyConnec
     except duckdb.Error as exc:
         raise QueryError(f"cannot open the SQL catalog {catalog_path}: {exc}") from None
     try:
+        if not _setting(con, "lock_configuration"):
+            register_filesystems(con)
         _lock_down(con, dirs)
     except BaseException:
         con.close()
@@ -126,6 +151,7 @@ class CatalogReader:
         try:
             quoted = catalog_path.replace("'", "''")
             self._con.execute(f"ATTACH '{quoted}' AS \"{alias}\" (READ_ONLY)")
+            register_filesystems(self._con)
             _lock_down(self._con, dirs)
         except duckdb.Error as exc:
             self._con.close()

@@ -10,10 +10,14 @@ Zones:
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import posixpath
+import re
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -22,6 +26,15 @@ from fsspec.implementations.local import LocalFileSystem
 from custdim.contracts import EXPORT_MANIFEST
 
 ZONES = ("raw", "work", "export", "_runs", "_ldw")
+CACHE_ENV = "CUSTDIM_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """custdim's local cache folder: $CUSTDIM_CACHE_DIR, else $XDG_CACHE_HOME/custdim, else ~/.cache/custdim."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "custdim"
 
 
 @dataclass
@@ -33,7 +46,12 @@ class Lake:
     base: str = field(init=False)
 
     def __post_init__(self) -> None:
-        self.fs, self.base = fsspec.core.url_to_fs(self.root)
+        options: dict[str, Any] = {}
+        if "://" in self.root and not self.root.startswith(("file://", "local://")):
+            # Other processes (a second run, a reader) change the lake: a cached folder listing would hide their
+            # files from the lock, recovery and pruning.
+            options["use_listings_cache"] = False
+        self.fs, self.base = fsspec.core.url_to_fs(self.root, **options)
         self.base = self.base.rstrip("/")
 
     @property
@@ -41,7 +59,13 @@ class Lake:
         return isinstance(self.fs, LocalFileSystem)
 
     def path(self, *parts: str) -> str:
-        """Filesystem path of a location in the lake (what fsspec and engines accept)."""
+        """Filesystem path of a location in the lake (what fsspec and engines accept).
+
+        A first part that already is a lake path is kept as it is (as an absolute path is on a local lake): object
+        store paths have no leading slash, so joining would repeat the bucket and prefix.
+        """
+        if parts and (parts[0] == self.base or parts[0].startswith(self.base + "/")):
+            return posixpath.join(*parts)
         return posixpath.join(self.base, *parts)
 
     def url(self, *parts: str) -> str:
@@ -75,8 +99,18 @@ class Lake:
         return self.path("export", "snapshots", run_id) if run_id else self.path("export", "snapshots")
 
     def catalog(self) -> str:
-        """The logical data warehouse's catalog file (views over the published snapshot)."""
-        return self.path("_ldw", "catalog.duckdb")
+        """The logical data warehouse's catalog file (views over the published snapshot), always a local file.
+
+        A DuckDB database file cannot be opened on an object store, so a cloud lake's catalog lives in a local cache
+        folder keyed by the lake's URL. It is derived from the published manifest and rebuilt whenever it does not
+        match it, so every machine reading the lake keeps its own copy and none can go stale.
+        """
+        if self.is_local:
+            return self.path("_ldw", "catalog.duckdb")
+        lake_url = self.url()
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", lake_url).strip("-")[:60]
+        key = hashlib.sha256(lake_url.encode()).hexdigest()[:16]
+        return str(cache_dir() / "catalogs" / f"{slug}-{key}" / "catalog.duckdb")
 
     def state(self, stage: str) -> str:
         """The commit record of a stage's outputs in work/ (which run produced them, from which inputs)."""

@@ -1,8 +1,9 @@
 """One run at a time per lake: a lock file in ``_runs/`` naming its holder.
 
 Two runs over one lake would overwrite each other's work tables and race on the publish swap, so every command
-that writes the lake holds this lock. The file is created with O_EXCL (atomic on local disks); its JSON names the
-holder's run id, host, pid and start time, so a second run can say who is in the way. A lock whose holder
+that writes the lake holds this lock. The file is created exclusively: with O_EXCL on local disks, with a conditional
+create (If-None-Match: *) on S3 and Azure Blob Storage, so of two runs starting together exactly one gets it. Its
+JSON names the holder's run id, host, pid and start time, so a second run can say who is in the way. A lock whose holder
 process is gone (same host, pid no longer alive or reused by another program) is stale and is taken over.
 """
 
@@ -100,7 +101,20 @@ class RunLock:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             return True
-        # Object stores have no O_EXCL: check, write, read back; the last writer wins and the loser backs off.
+        # Object stores create a blob conditionally (S3 PutObject If-None-Match: *, Azure Blob commit with
+        # If-None-Match: *): of two runs creating the lock at once exactly one succeeds, the other gets a conflict.
+        try:
+            with self.lake.fs.open(self.path, "xb") as fh:
+                fh.write(text.encode("utf-8"))
+        except FileExistsError:
+            return False
+        except (NotImplementedError, ValueError):
+            return self._check_write_read_back(holder, text)
+        return True
+
+    def _check_write_read_back(self, holder: LockHolder, text: str) -> bool:
+        """For filesystems without an exclusive create: the last writer wins and the loser backs off (a narrow
+        race remains between the check and the write)."""
         if self.lake.exists(self.path):
             return False
         with self.lake.fs.open(self.path, "w", encoding="utf-8") as fh:

@@ -35,7 +35,7 @@ class PublishedViews:
 
     @property
     def export_dir(self) -> str:
-        return self.lake.path("export")
+        return self.lake.url("export")
 
     def table(self, name: str, needed_by: str = "this command") -> ibis.Table:
         """The view ``name`` as an unbound table with its schema; StageError when the export has no such view."""

@@ -37,7 +37,16 @@ def build(lake: Lake, doc: dict[str, object]) -> None:
     _, entities = manifest_from_json(doc)
     files = {name: [lake.url("export", loc) for loc in locations] for name, _, locations in entities}
     schemas, kinds = entity_schemas(lake, doc)
-    write_catalog(lake.catalog(), files, derived_views(schemas), _expected(lake, snapshot), schemas, kinds)
+    fs = None if lake.is_local else lake.fs
+    write_catalog(lake.catalog(), files, derived_views(schemas), _expected(lake, snapshot), schemas, kinds, fs)
+
+
+def readable(lake: Lake) -> None:
+    """Let this process's catalog connections read the lake's files (a cloud lake's views read through fsspec)."""
+    if not lake.is_local:
+        from custdim.engines.duckdb_reader import use_filesystem
+
+        use_filesystem(lake.fs)
 
 
 def entity_schemas(lake: Lake, doc: dict[str, object]) -> tuple[dict[str, pa.Schema], dict[str, str]]:
@@ -56,11 +65,12 @@ def ensure(lake: Lake) -> str:
     """The catalog file, rebuilt first if it does not match the published manifest or the lake's location."""
     from custdim.engines.duckdb_catalog import catalog_info
 
+    readable(lake)
     doc = read_manifest(lake)
     if doc is None:
         raise StageError("nothing is published yet: run `custdim run` first")
     snapshot = manifest_snapshot(doc)
-    if snapshot is None or catalog_info(lake.catalog(), [lake.path("export")]) != _expected(lake, snapshot):
+    if snapshot is None or catalog_info(lake.catalog(), [lake.url("export")]) != _expected(lake, snapshot):
         build(lake, doc)
     return lake.catalog()
 
@@ -69,7 +79,7 @@ def catalog_snapshot(lake: Lake) -> str | None:
     """The snapshot the catalog's views read (None without a usable catalog)."""
     from custdim.engines.duckdb_catalog import catalog_info
 
-    info = catalog_info(lake.catalog(), [lake.path("export")])
+    info = catalog_info(lake.catalog(), [lake.url("export")])
     return info.get("snapshot") if info else None
 
 
@@ -78,10 +88,9 @@ def remove_leftovers(lake: Lake) -> list[str]:
     from custdim.engines.duckdb_catalog import leftover_files
 
     removed = []
-    if lake.is_local:
-        for f in leftover_files(posixpath.dirname(lake.catalog())):
-            f.unlink(missing_ok=True)
-            removed.append(f.name)
+    for f in leftover_files(posixpath.dirname(lake.catalog())):
+        f.unlink(missing_ok=True)
+        removed.append(f.name)
     for zone in ("raw", "export", "_runs", "work"):
         root = lake.path(zone)
         if lake.exists(root):
