@@ -35,7 +35,7 @@ from tests.reliability.published import cli_sql, custdim, start
 
 pytestmark = pytest.mark.slow
 
-CUSTOMERS = 300
+CUSTOMERS = 200
 SEED = 7
 # Lake URL forms: the emulator fixture that serves them and the fsspec scheme of a new container.
 FORMS = {"s3": ("moto_s3", "s3"), "az": ("azurite", "az"), "abfs": ("azurite", "abfs")}
@@ -113,7 +113,9 @@ def local_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     return run_demo(demo_project(tmp_path_factory.mktemp("local") / "demo"))
 
 
-@pytest.fixture(scope="module", params=list(FORMS))
+# az:// and abfs:// reach the same Azurite service the same way; the whole demo runs on one of them (abfs, with
+# its source files in the container too); az:// has the example-project tests below.
+@pytest.fixture(scope="module", params=["s3", "abfs"])
 def cloud_demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """The demo on a cloud lake; with s3:// and abfs:// its source files are read from the cloud too."""
     form = str(request.param)
@@ -236,7 +238,7 @@ def test_a_second_run_on_a_cloud_lake_fails_while_the_first_holds_the_lock(
     holder = wait_for_holder(lake_of(project_dir))
 
     second = custdim("run", "--project", str(project_dir))
-    assert second.returncode == 1, second.stderr
+    assert second.returncode == 75, second.stderr  # EX_TEMPFAIL: busy, try again later
     assert f"another run ({holder}, started " in second.stderr and "--wait" in second.stderr
     assert "Traceback" not in second.stderr + second.stdout
 
@@ -330,17 +332,19 @@ CRASHES = (
 )
 
 
-@pytest.mark.parametrize("form", ["s3", "az"])
+# Every step on S3; on Azure the two that decide what readers see (each cloud run costs a minute on an emulator).
+@pytest.mark.parametrize(("form", "crashes"), [("s3", CRASHES), ("az", (CRASHES[0], CRASHES[2]))], ids=["s3", "az"])
 def test_a_publish_killed_half_way_on_a_cloud_lake_leaves_the_previous_export(
-    request: pytest.FixtureRequest, tmp_path: Path, form: str
+    request: pytest.FixtureRequest, tmp_path: Path, form: str, crashes: tuple[tuple[str, bool], ...]
 ) -> None:
     project_dir = example_on(request, tmp_path, form)
     project = Project.load(project_dir)
     project.run()
-    for _ in range(2):
-        project.run(stage="publish")  # three complete snapshots: the next publish prunes one
+    if any(point == "publish.pruned_one" for point, _ in crashes):
+        for _ in range(2):
+            project.run(stage="publish")  # three complete snapshots: the next publish prunes one
     seen = [assert_consistent_cloud_export(project_dir)]
-    for n, (point, committed) in enumerate(CRASHES):
+    for n, (point, committed) in enumerate(crashes):
         add_contact(project_dir, n)  # every run publishes something new
         result = custdim("run", "--project", str(project_dir), failpoint=point, timeout=300)
         assert result.returncode == FAILPOINT_EXIT, f"{point} was not reached:\n{result.stdout}\n{result.stderr}"
@@ -354,6 +358,6 @@ def test_a_publish_killed_half_way_on_a_cloud_lake_leaves_the_previous_export(
     assert final not in seen
     assert cloud_leftovers(project_dir) == []
     names = Project.load(project_dir).sql("SELECT FirstName FROM Customer").column(0).to_pylist()
-    assert {f"New{n}" for n in range(len(CRASHES))} <= set(names)
+    assert {f"New{n}" for n in range(len(crashes))} <= set(names)
     lake = Project.load(project_dir).lake
     assert all(snapshots.is_complete(lake, s) for s in snapshots.all_snapshots(lake))
