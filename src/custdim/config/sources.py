@@ -36,30 +36,14 @@ def check_column_type(value: str) -> str:
     raise ValueError(f"unknown column type {value!r}; valid types: {', '.join(_SIMPLE_TYPES)}, decimal(p,s)")
 
 
-class ChangeFolders(Model):
-    """``incremental:`` of a files table: the folder holds ``FullData/`` and
-    ``IncrementalData/yyyy/mm/dd/hh/{Upserts,Deletes}/`` (Customer Insights' incremental folder contract)."""
-
-    modified: str = Field(description="The last-modified column: for one key, the row modified last wins.")
-
-
-class FileTable(Model):
-    """One table read from a file (or a folder/glob of files of one format)."""
+class _Table(Model):
+    """What every source table has: a name, a primary key and declared column types."""
 
     name: str
-    path: str = Field(
-        description="File, folder or glob; relative paths resolve against the project folder; .gz files are unpacked."
-    )
-    format: Literal["csv", "parquet", "jsonl"] | None = None
     primary_key: str
-    columns: dict[str, str] = Field(default_factory=dict, description="Declared column types.")
-    delimiter: str = ","
-    header: bool = True
-    column_names: list[str] | None = None
-    encoding: str = "utf-8"
-    quote: str = '"'
-    incremental: ChangeFolders | None = Field(
-        default=None, description="`path` is a folder of full data and dated upserts and deletes."
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Declared column types, applied strictly; they override a source's own types (database, CDM).",
     )
 
     @field_validator("name")
@@ -71,6 +55,50 @@ class FileTable(Model):
     @classmethod
     def _types(cls, v: dict[str, str]) -> dict[str, str]:
         return {col: check_column_type(t) for col, t in v.items()}
+
+
+class _Source(Model):
+    """What every source has: a name, and tables named once each."""
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_identifier(v, "source name")
+
+    @model_validator(mode="after")
+    def _unique_tables(self) -> _Source:
+        seen: set[str] = set()
+        for t in getattr(self, "tables", []):
+            if t.name in seen:
+                raise ValueError(f"table {t.name!r} is listed twice in source {self.name!r}")
+            seen.add(t.name)
+        return self
+
+
+class ChangeFolders(Model):
+    """``incremental:`` of a files table: the folder holds ``FullData/`` and
+    ``IncrementalData/yyyy/mm/dd/hh/{Upserts,Deletes}/`` (Customer Insights' incremental folder contract)."""
+
+    modified: str = Field(description="The last-modified column: for one key, the row modified last wins.")
+
+
+class FileTable(_Table):
+    """One table read from a file (or a folder/glob of files of one format)."""
+
+    path: str = Field(
+        description="File, folder or glob; relative paths resolve against the project folder; .gz files are unpacked."
+    )
+    format: Literal["csv", "parquet", "jsonl"] | None = None
+    delimiter: str = ","
+    header: bool = True
+    column_names: list[str] | None = None
+    encoding: str = "utf-8"
+    quote: str = '"'
+    incremental: ChangeFolders | None = Field(
+        default=None, description="`path` is a folder of full data and dated upserts and deletes."
+    )
 
     @field_validator("delimiter", "quote")
     @classmethod
@@ -125,22 +153,11 @@ class FileTable(Model):
         return self.format
 
 
-class FilesSource(Model):
+class FilesSource(_Source):
     """``type: files`` — tables landed from CSV, Parquet or JSON Lines files."""
 
-    name: str
     type: Literal["files"] = "files"
     tables: list[FileTable] = Field(min_length=1)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return check_identifier(v, "source name")
-
-    @model_validator(mode="after")
-    def _unique_tables(self) -> FilesSource:
-        _unique_table_names(self.tables, self.name)
-        return self
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -153,42 +170,19 @@ def env_references(text: str) -> list[str]:
     return _ENV_REF.findall(text)
 
 
-def _unique_table_names(tables: list[FileTable] | list[SqlTable] | list[CdmTable], source: str) -> None:
-    seen: set[str] = set()
-    for t in tables:
-        if t.name in seen:
-            raise ValueError(f"table {t.name!r} is listed twice in source {source!r}")
-        seen.add(t.name)
-
-
 class SqlCursor(Model):
     """``incremental:`` of a database table: read only rows whose cursor column reached the last run's highest."""
 
     cursor: str = Field(description="A column that grows when a row is inserted or updated (updated_at, a sequence).")
 
 
-class SqlTable(Model):
+class SqlTable(_Table):
     """One table of a database source: a whole table (``table:``) or the rows of a query (``query:``)."""
 
-    name: str
     table: str | None = Field(default=None, description="Table or view, optionally schema-qualified (sales.members).")
     query: str | None = Field(default=None, description="A SELECT whose rows are the table (read-only).")
-    primary_key: str
-    columns: dict[str, str] = Field(
-        default_factory=dict, description="Declared types, applied as for files; other columns keep the database type."
-    )
     chunk_rows: int = Field(default=50_000, ge=1, description="Rows fetched and written per chunk.")
     incremental: SqlCursor | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return check_identifier(v, "table name")
-
-    @field_validator("columns")
-    @classmethod
-    def _types(cls, v: dict[str, str]) -> dict[str, str]:
-        return {col: check_column_type(t) for col, t in v.items()}
 
     @model_validator(mode="after")
     def _one_of(self) -> SqlTable:
@@ -199,22 +193,16 @@ class SqlTable(Model):
         return self
 
 
-class SqlSource(Model):
+class SqlSource(_Source):
     """``type: sql`` — tables read from a database through a SQLAlchemy URL.
 
     Secrets never sit in the project file: the URL names environment variables (``url: ${POS_DB_URL}``, or
     ``postgresql://etl:${POS_DB_PASSWORD}@db/pos``), resolved when the source is read.
     """
 
-    name: str
     type: Literal["sql"]
     url: str = Field(description="SQLAlchemy URL; ${NAME} is replaced by the environment variable NAME.")
     tables: list[SqlTable] = Field(min_length=1)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return check_identifier(v, "source name")
 
     @field_validator("url")
     @classmethod
@@ -227,49 +215,23 @@ class SqlSource(Model):
             )
         return v
 
-    @model_validator(mode="after")
-    def _unique_tables(self) -> SqlSource:
-        _unique_table_names(self.tables, self.name)
-        return self
 
-
-class CdmTable(Model):
+class CdmTable(_Table):
     """One entity of a CDM folder, landed as a table."""
 
-    name: str
     entity: str | None = Field(default=None, description="The entity's name in the manifest; defaults to `name`.")
-    primary_key: str
-    columns: dict[str, str] = Field(
-        default_factory=dict, description="Declared types that override the manifest's attribute types."
-    )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return check_identifier(v, "table name")
-
-    @field_validator("columns")
-    @classmethod
-    def _types(cls, v: dict[str, str]) -> dict[str, str]:
-        return {col: check_column_type(t) for col, t in v.items()}
 
     @property
     def entity_name(self) -> str:
         return self.entity or self.name
 
 
-class CdmSource(Model):
+class CdmSource(_Source):
     """``type: cdm`` — entities of a Common Data Model folder (``*.manifest.cdm.json`` or ``model.json``)."""
 
-    name: str
     type: Literal["cdm"]
     manifest: str = Field(description="Path or URL of the folder's *.manifest.cdm.json or model.json.")
     tables: list[CdmTable] = Field(min_length=1)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return check_identifier(v, "source name")
 
     @field_validator("manifest")
     @classmethod
@@ -278,11 +240,6 @@ class CdmSource(Model):
         if not (leaf.endswith(".manifest.cdm.json") or leaf == "model.json"):
             raise ValueError(f"{v!r} is neither a *.manifest.cdm.json nor a model.json file")
         return v
-
-    @model_validator(mode="after")
-    def _unique_tables(self) -> CdmSource:
-        _unique_table_names(self.tables, self.name)
-        return self
 
 
 SOURCE_TYPES = ("files", "sql", "cdm")
