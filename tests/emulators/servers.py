@@ -8,6 +8,7 @@ skipped with the reason, unless ``CUSTDIM_REQUIRE_CLIENTS=1`` makes a missing cl
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -125,14 +126,19 @@ def azurite_script() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         unavailable("Azurite needs node and npm, which are not installed")
-    result = subprocess.run(
-        [str(npm), "ci", "--no-audit", "--no-fund"],
-        cwd=HERE,
-        capture_output=True,
-        text=True,
-        timeout=NPM_SECONDS,
-        check=False,
-    )
+    # pytest-xdist workers may get here together: one installs, the others wait for it and find the script.
+    with (HERE / ".npm-install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if script.exists():
+            return script
+        result = subprocess.run(
+            [str(npm), "ci", "--no-audit", "--no-fund"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            timeout=NPM_SECONDS,
+            check=False,
+        )
     if result.returncode != 0 or not script.exists():
         unavailable(f"npm ci could not install Azurite:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return script

@@ -33,7 +33,8 @@ from tests.emulators.servers import Emulator
 from tests.publish.cdm_sdk import load_manifest
 from tests.reliability.published import cli_sql, custdim, start
 
-pytestmark = pytest.mark.slow
+# One pytest-xdist worker runs them all, so each emulator starts once per test run.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cloud")]
 
 CUSTOMERS = 200
 SEED = 7
