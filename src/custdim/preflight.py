@@ -24,6 +24,7 @@ from custdim.config.loader import config_error
 from custdim.config.project import ProjectConfig
 from custdim.config.sources import FileTable
 from custdim.errors import SourceError
+from custdim.stages.ingest.changes import change_groups
 from custdim.stages.ingest.landing import TableRef, probe_columns
 from custdim.stages.ingest.readers import list_files
 
@@ -50,7 +51,11 @@ def validate_project(config: ProjectConfig) -> list[str]:
         label = f"{source.name}.{table.name}"
         if isinstance(table, FileTable):
             try:
-                fs, files = list_files(config.resolve(table.path))
+                if table.incremental is not None:  # a change folder: FullData and every hour's files
+                    fs, groups = change_groups(config.resolve(table.path))
+                    files = [f for g in groups for f in g.files]
+                else:
+                    fs, files = list_files(config.resolve(table.path))
                 columns[label] = table_columns(fs, files, table, label)
             except SourceError as exc:
                 problems.append((f"{key}.path", str(exc)))

@@ -208,3 +208,18 @@ def test_the_last_modified_column_must_be_declared_with_a_time_type(tmp_path: Pa
     root = write_example(tmp_path / "project", yaml_text=YAML.replace("        columns: {modified: timestamp}\n", ""))
     with pytest.raises(ConfigError, match=r"incremental.modified: declare the last-modified column's type"):
         Project.load(root)
+
+
+def test_validate_reads_the_headers_of_a_change_folder(tmp_path: Path) -> None:
+    root = write_example(tmp_path / "project", yaml_text=YAML)
+    _folder(root, CHANGES)
+    notes = Project.load(root).validate()
+    assert "crm.contacts: 5 file(s), format csv, 8 columns" in notes  # FullData and four hours' files
+    (root / "custdim.yaml").write_text(YAML.replace("{modified: modified}", "{modified: modifed}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"incremental\.modified: declare the last-modified column's type"):
+        Project.load(root)
+    (root / "custdim.yaml").write_text(YAML, encoding="utf-8")
+    stray = root / "data" / "contacts" / "IncrementalData" / "2024" / "stray.csv"
+    stray.write_text(HEADER + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.tables\[0\]\.path: .*is not in IncrementalData/yyyy"):
+        Project.load(root).validate()
