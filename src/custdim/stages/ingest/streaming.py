@@ -102,26 +102,28 @@ def land_files(
     '' for full data).
     """
     where = f"{label}: {key}.path"
-    try:
+    if spec.file_format == "jsonl":
         if spec.incremental is not None:
-            src, found = change_groups(url)
-            chosen = found if groups is None else groups
-            plan = [(g.change, g.batch, list(g.files)) for g in chosen]
-        else:
-            src, listed = readers.list_files(url)
-            plan = [("", "", listed)]
-    except SourceError as exc:
-        raise SourceError(f"{where}: {exc}") from None
-    files = [f for _, _, group in plan for f in group]
-    if spec.file_format == "jsonl" and spec.incremental is None:
-        result = readers.read_table(url, spec, label, key)
+            raise SourceError(
+                f"{where}: incremental change folders of JSON Lines files are not supported; use csv or parquet"
+            )
+        result = readers.read_table(url, spec, label, key)  # lists the files itself
         parts = _Parts(fs, staging, result.table.schema)
         parts.write(result.table)
         return Landed(result.table.num_rows, result.rejects, result.table.column_names, 1)
-    if spec.file_format == "jsonl":
-        raise SourceError(
-            f"{where}: incremental change folders of JSON Lines files are not supported; use csv or parquet"
-        )
+    try:
+        if spec.incremental is not None and groups is not None:
+            src = fsspec.core.url_to_fs(url)[0]  # the caller listed the folder already
+            chosen = groups
+        elif spec.incremental is not None:
+            src, chosen = change_groups(url)
+        else:
+            src, listed = readers.list_files(url)
+            chosen = [Group("", "", tuple(listed), "")]
+    except SourceError as exc:
+        raise SourceError(f"{where}: {exc}") from None
+    plan = [(g.change, g.batch, list(g.files)) for g in chosen]
+    files = [f for _, _, group in plan for f in group]
     schema = _csv_schema(src, files, spec, where) if spec.file_format == "csv" else _parquet_schema(src, files, where)
     if spec.incremental is not None:
         schema = schema.append(pa.field(CHANGE, pa.string())).append(pa.field(BATCH, pa.string()))
