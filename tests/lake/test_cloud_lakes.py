@@ -285,6 +285,41 @@ def test_the_cloud_lock_is_exclusive_when_runs_race_for_it(
     assert lock.holder() is None
 
 
+@pytest.mark.parametrize("form", ["s3", "az"])
+def test_waiting_runs_take_the_cloud_lock_in_turn_while_it_changes_hands(
+    request: pytest.FixtureRequest, form: str
+) -> None:
+    """Waiters read the lock while its holder deletes it and the next one creates it: none of them may fail on a
+    lock that vanished between two requests, and never do two hold it at once."""
+    url = f"{container(request, form)}/lake"
+    holding: list[str] = []
+    taken: list[str] = []
+    errors: list[BaseException] = []
+
+    def take_turns(n: int) -> None:
+        lock = RunLock(Lake(url))
+        try:
+            for turn in range(4):
+                run_id = f"run-{n}-{turn}"
+                lock.acquire(run_id, wait=True, timeout=120)
+                holding.append(run_id)
+                assert len(holding) == 1, holding
+                taken.append(run_id)
+                time.sleep(0.05)
+                holding.remove(run_id)
+                lock.release(run_id)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=take_turns, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert len(taken) == 16 and RunLock(Lake(url)).holder() is None
+
+
 def assert_consistent_cloud_export(project_dir: Path) -> str:
     """Readers see one complete snapshot: the manifest and the catalog name it, every row of it is there."""
     count = cli_sql(project_dir, "SELECT count(*) AS n FROM dim_customer")

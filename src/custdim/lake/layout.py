@@ -152,5 +152,6 @@ class Lake:
                 fh.write(text)
 
     def read_json(self, path: str) -> Any:
-        with self.fs.open(path, "r", encoding="utf-8") as fh:
-            return json.load(fh)
+        # One request: a file object on an object store asks for the blob's size, then downloads it, so a blob
+        # replaced or deleted in between came back cut short or as the SDK's own error.
+        return json.loads(self.fs.cat_file(path).decode("utf-8"))

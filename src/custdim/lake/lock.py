@@ -79,10 +79,11 @@ class RunLock:
     def holder(self) -> LockHolder | None:
         """Who holds the lock now (None when free or unreadable)."""
         try:
-            with self.lake.fs.open(self.path, "r", encoding="utf-8") as fh:
-                data = json.load(fh)
+            # One request (cat_file), not open+read: on Azure a file object checks the blob, then downloads it; a
+            # lock released between the two raised the SDK's own not-found error instead of FileNotFoundError.
+            data = json.loads(self.lake.fs.cat_file(self.path).decode("utf-8"))
             return LockHolder(**data)
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError):  # UnicodeDecodeError is a ValueError
             return None
 
     def live_holder(self) -> LockHolder | None:
