@@ -8,8 +8,9 @@ segments stages against a hand-written DuckDB query and on Spark (``--customers`
 baseline on the demo retailer (``--prediction-customers``, ``--prediction-seeds``; see :mod:`bench.predictions`);
 ``export`` publishes 1M customers as Parquet, CSV and Delta and measures the SQL endpoint's latency
 (``--export-customers``, ``--export-activities``; see :mod:`bench.export`); ``ingest`` lands one large CSV file
-streamed and whole against DuckDB's own copy (``--ingest-rows``; see :mod:`bench.ingest`); ``all`` (the default)
-runs all seven.
+streamed and whole against DuckDB's own copy (``--ingest-rows``; see :mod:`bench.ingest`); ``incremental`` runs a 1%
+change set incrementally against a full run (``--incremental-records``; see :mod:`bench.incremental`); ``all`` (the
+default) runs all eight.
 Each size runs in fresh processes (one to generate the data, one to run the pipeline on it), so timings start cold
 and peak memory belongs to that size and phase alone. Results go to ``bench/results/pipeline_<engine>.{json,md}``
 , ``bench/results/er.{json,md}``, ``bench/results/insights.{json,md}`` and
@@ -43,7 +44,7 @@ REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
 DEFAULT_SIZES = (10_000, 100_000)
 PHASES = ("generate", "pipeline")
-SUITES = ("pipeline", "er", "insights", "clv", "predictions", "export", "ingest", "all")
+SUITES = ("pipeline", "er", "insights", "clv", "predictions", "export", "ingest", "incremental", "all")
 ER_DEFAULT_RECORDS = (100_000, 1_000_000)  # bench.er.DEFAULT_RECORDS (not imported: bench.er imports this module)
 
 
@@ -78,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import ingest
 
         status = max(status, ingest.run(args.ingest_rows, args.seed, args.out))
+    if args.suite in ("incremental", "all"):
+        from bench import incremental
+
+        status = max(status, incremental.run(args.incremental_records, args.seed, args.out))
     return status
 
 
@@ -92,9 +97,10 @@ def _parser() -> argparse.ArgumentParser:
         default=ER_DEFAULT_RECORDS,
         help="er suite: customer records per run, comma-separated",
     )
-    from bench import clv, export, ingest, insights, predictions
+    from bench import clv, export, incremental, ingest, insights, predictions
 
     insights.add_options(parser)
+    incremental.add_options(parser)
     export.add_options(parser)
     ingest.add_options(parser)
     clv.add_options(parser)

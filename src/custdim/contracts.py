@@ -31,6 +31,10 @@ PAIRS = ("unify", "pairs")
 NEAR_MISSES = ("unify", "near_misses")
 """match -> the user: pairs some rule nearly accepted (pairs contract), to see what a looser rule would add."""
 
+MATCH_BASE = ("unify", "match_base")
+"""match -> the next run's match: what this run compared (every record's identity and comparison columns), found
+(pairs and near misses) and counted (block sizes, too-common values), so the next run compares only what changed."""
+
 CLUSTERS = ("unify", "clusters")
 """cluster -> merge: every record's profile (``_cluster``), dedupe group and winner flag, and ``_priority``."""
 

@@ -94,6 +94,7 @@ class Project:
         wait: bool = False,
         keep_steps: bool = False,
         resume: bool = False,
+        full: bool = False,
     ) -> RunReport:
         """Run the whole pipeline, or one stage on the outputs of earlier runs.
 
@@ -102,6 +103,8 @@ class Project:
         ``keep_steps`` (debugging) also writes every intermediate step to ``work/<run_id>/steps/``.
         ``resume``: continue the last run if it failed or was killed, from its first unfinished stage, on the
         outputs it committed (see :func:`custdim.stages.resume.plan`); nothing runs when the last run succeeded.
+        ``full``: match every record afresh instead of only the records that changed since the last run (see
+        :mod:`custdim.stages.unify.incremental`); both give the same pairs and profiles.
         """
         from custdim.stages.registry import STAGES
 
@@ -125,6 +128,7 @@ class Project:
             wait=wait,
             keep_steps=keep_steps,
             resume=resume,
+            full=full,
         ):
             pass
         return report
@@ -210,6 +214,7 @@ class Project:
         keep_steps: bool = False,
         scratch: str | None = None,
         resume: bool = False,
+        full: bool = False,
     ) -> Iterator[RunContext]:
         """The one run loop: hold the lock as ``report.run_id``, start an engine, run ``stages`` on ``lake``.
 
@@ -251,7 +256,7 @@ class Project:
                 if keep_steps:
                     eng.keep_steps = lake.path("work", report.run_id, "steps")
                     report.notes.append(f"every step is kept under {lake.url('work', report.run_id, 'steps')}")
-                ctx = RunContext(self.config, lake, eng, report)
+                ctx = RunContext(self.config, lake, eng, report, full=full or not record)
                 if progress is not None:
                     ctx.progress = progress
                 for spec in stages:

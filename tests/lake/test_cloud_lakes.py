@@ -308,7 +308,7 @@ def test_waiting_runs_take_the_cloud_lock_in_turn_while_it_changes_hands(
                 time.sleep(0.05)
                 holding.remove(run_id)
                 lock.release(run_id)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
     threads = [threading.Thread(target=take_turns, args=(n,)) for n in range(4)]

@@ -123,6 +123,14 @@ def run(
             "do nothing if it succeeded.",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Match every record afresh. By default a run compares only the records that are new or changed "
+            "since the last run with all others; both give the same profiles.",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline (or one stage) and print a summary.
 
@@ -135,7 +143,9 @@ def run(
 
     p = Project.load(project)
     with progress_bars(console) as progress:
-        report = p.run(stage=stage, progress=progress, engine=engine, wait=wait, keep_steps=keep_steps, resume=resume)
+        report = p.run(
+            stage=stage, progress=progress, engine=engine, wait=wait, keep_steps=keep_steps, resume=resume, full=full
+        )
     run_summary(console, report)
     match_rates(console, report)
     predictions_summary(console, report)

@@ -28,6 +28,8 @@ class RunContext:
     engine: Engine
     run: RunReport
     progress: ProgressFn = field(default=_no_progress)
+    # Match every record afresh (`custdim run --full`; always for unrecorded runs) instead of only the changed ones.
+    full: bool = False
 
     @property
     def run_id(self) -> str:

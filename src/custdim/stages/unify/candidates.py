@@ -158,12 +158,36 @@ def pass_labels(passes: list[Pass]) -> pa.Table:
     )
 
 
-def candidate_pairs(rows: ir.Table, kind: StepKind) -> ir.Table:
+def candidate_pairs(
+    rows: ir.Table, kind: StepKind, lefts: ir.Table | None = None, ends: ir.Table | None = None
+) -> ir.Table:
     """(l_rid, r_rid, pass_) of records sharing a pass's key: dedupe pairs each unordered pair once (l > r); a
-    match pairs a record with the records of tables ranked above its own (smaller rank)."""
+    match pairs a record with the records of tables ranked above its own (smaller rank).
+
+    An incremental run compares only some records with all others: ``lefts`` (a ``rid`` table) keeps the pairs
+    whose left record is one of them, ``ends`` the pairs with either record among them. Either way the join starts
+    from those records' rows, so its cost follows the change, not the table.
+    """
     lhs = rows.filter(rows.side != RIGHT).select(l_rid="rid", l_rank="rank", l_pid="pass_", l_key="key")
     rhs = rows.filter(rows.side != LEFT).select(r_rid="rid", r_rank="rank", r_pid="pass_", r_key="key")
-    j = lhs.join(rhs, [lhs.l_pid == rhs.r_pid, lhs.l_key == rhs.r_key])
+    if lefts is None and ends is None:
+        j = lhs.join(rhs, [lhs.l_pid == rhs.r_pid, lhs.l_key == rhs.r_key])
+        cond = j.l_rid > j.r_rid if kind == "dedupe" else j.l_rank > j.r_rank
+        return j.filter(cond).select(l_rid=j.l_rid, r_rid=j.r_rid, pass_=j.l_pid)
+    if lefts is not None:
+        assert kind == "match", "a dedupe pair has no left record: focus it with ends"
+        mine = lhs.semi_join(lefts, lhs.l_rid == lefts.rid)
+        j = mine.join(rhs, [mine.l_pid == rhs.r_pid, mine.l_key == rhs.r_key])
+        return j.filter(j.l_rank > j.r_rank).select(l_rid=j.l_rid, r_rid=j.r_rid, pass_=j.l_pid)
+    assert ends is not None
+    # Either side may be the focused record: join the focused rows of each side to all rows of the other.
+    mine_l = lhs.semi_join(ends, lhs.l_rid == ends.rid)
+    mine_r = rhs.semi_join(ends, rhs.r_rid == ends.rid)
+    a = mine_l.join(rhs, [mine_l.l_pid == rhs.r_pid, mine_l.l_key == rhs.r_key])
+    b = lhs.join(mine_r, [lhs.l_pid == mine_r.r_pid, lhs.l_key == mine_r.r_key])
+    cols = ("l_rid", "r_rid", "l_rank", "r_rank", "l_pid")
+    # A pair of two focused records comes from both joins; by_use collapses it to one row.
+    j = ibis.union(a.select(*cols), b.select(*cols))
     cond = j.l_rid > j.r_rid if kind == "dedupe" else j.l_rank > j.r_rank
     return j.filter(cond).select(l_rid=j.l_rid, r_rid=j.r_rid, pass_=j.l_pid)
 

@@ -21,14 +21,16 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from custdim.contracts import NEAR_MISSES, NORMALIZED, PAIRS, RECORDS
+from custdim.engines.base import Engine
 from custdim.errors import ConfigError, StageError
 from custdim.report import StageReport
 from custdim.stages.context import RunContext, StageSpec
+from custdim.stages.unify import incremental
 from custdim.stages.unify.candidates import RuleUse
 from custdim.stages.unify.conditions import normalized_table
 from custdim.stages.unify.model import load as load_model
 from custdim.stages.unify.model import model_columns
-from custdim.stages.unify.pairs import ALWAYS_STRENGTH, PAIR_SCHEMA, StepResult, run_step
+from custdim.stages.unify.pairs import ALWAYS_STRENGTH, PAIR_SCHEMA, StepResult, recount, run_step
 
 LIST_COLUMNS = ("Table1", "Table1Key", "Table2", "Table2Key")
 
@@ -118,12 +120,19 @@ def run(ctx: RunContext, report: StageReport) -> None:
         norm_expr = norm_expr.join(model_columns(records, list(model.fields)), "_rid")
     dedupe_uses, match_uses = rule_uses(ctx)
     match = unify.match
+    ordered = match is None or match.mode == "ordered"
     steps = [(k, u) for k, u in (("dedupe", dedupe_uses), ("match", match_uses)) if u]
     results: list[tuple[list[RuleUse], StepResult]] = []
-    with ctx.steps("match", len(steps) + 1) as advance:
+    with ctx.steps("match", len(steps) + 2) as advance:
         norm = engine.materialize("match/normalized", norm_expr)
         advance()
+        delta, why = incremental.load(ctx, norm, records)
+        advance()
+        inc: dict[str, object] = {"mode": "incremental" if delta else "full", "why": why}
+        if delta is not None:
+            inc["records"] = delta.counts
         for kind, uses in steps:
+            focus_of = delta.focus_of(engine, kind, ordered) if delta is not None else None
             result = run_step(
                 engine,
                 norm,
@@ -133,10 +142,14 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 country=unify.default_country,
                 max_block_size=unify.max_block_size,
                 model=model,
-                ordered=match is None or match.mode == "ordered",
+                ordered=ordered,
+                focus_of=focus_of,
             )
+            if delta is not None:
+                result = _with_kept(engine, kind, uses, result, delta, records, inc)
             results.append((uses, result))
             advance()
+    report.details["incremental"] = inc
     parts = [r.pairs for _, r in results]
     always = read_pair_list(ctx, "always_match", match.always_match if match else None)
     if always:
@@ -164,6 +177,11 @@ def run(ctx: RunContext, report: StageReport) -> None:
     report.details["near_misses"] = engine.write(
         ibis.union(*nears) if len(nears) > 1 else nears[0], lake.work_table(*NEAR_MISSES)
     )
+    written = engine.read(pairs_path)
+    found = written.filter(written.stage != "always").mutate(_kind=ibis.literal("pair"))
+    near_written = engine.read(lake.work_table(*NEAR_MISSES))
+    rows = ibis.union(found, near_written.mutate(_kind=ibis.literal("near")))
+    incremental.save(ctx, norm, records, rows, {uses[0].stage: r for uses, r in results})
     if always:
         n_always = engine.count(engine.read(pairs_path).filter(lambda t: t.stage == "always"))
         report.details["always_match"] = {"listed": len(always), "applied": n_always}
@@ -203,6 +221,41 @@ def run(ctx: RunContext, report: StageReport) -> None:
                 f"rule {d['rule']}: skipped block {skipped['key']} of {skipped['records']} records "
                 f"({skipped['pass']}; raise unify.max_block_size to compare it)"
             )
+
+
+def _with_kept(
+    engine: Engine,
+    kind: str,
+    uses: list[RuleUse],
+    result: StepResult,
+    delta: incremental.Delta,
+    records: ir.Table,
+    inc: dict[str, object],
+) -> StepResult:
+    """A focused step's new rows plus the last run's rows it did not recompute; its counts are the whole step's."""
+    assert result.recomputed is not None and result.focus is not None
+    kept = engine.materialize(f"match/{kind}/kept", delta.kept(kind, result))
+    kept_pairs = kept.filter(kept._kind == "pair").drop("_kind")
+    kept_near = kept.filter(kept._kind == "near").drop("_kind")
+    inc[kind] = {
+        **result.focus.details,
+        "recomputed_records": engine.count(result.recomputed),
+        "new_pairs": engine.count(result.pairs),
+        "kept_pairs": engine.count(kept_pairs),
+    }
+    pairs = engine.materialize(f"match/{kind}/pairs", ibis.union(result.pairs, kept_pairs))
+    near = engine.materialize(f"match/{kind}/near", ibis.union(result.near_misses, kept_near))
+    for use_id, (n_pairs, n_near, n_records) in recount(
+        engine,
+        uses,
+        kind,  # type: ignore[arg-type]
+        pairs,
+        near,
+        records.select("_rid", "_rank"),
+    ).items():
+        stats = result.stats[use_id]
+        stats.pairs, stats.near_misses, stats.records = n_pairs, n_near, n_records
+    return replace(result, pairs=pairs, near_misses=near)
 
 
 def _matched_by_table(

@@ -11,6 +11,7 @@ then higher scores).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ibis
@@ -51,14 +52,49 @@ class RuleStats:
     skipped_blocks: list[dict[str, object]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Counted:
+    """What a step counted over all records before forming any pair, for an incremental run to compare with the
+    last run's counts: the block sizes (level 0 base / 1 refined, pass_, key, n), the rows (rid, pass_, key) of the
+    base passes and of the refine passes inside oversize blocks, each pass's size limit, and per record and capped
+    column whether its value is too common (rid, column, rank, value, common)."""
+
+    sizes: ir.Table
+    rows: ir.Table
+    refine_rows: ir.Table | None
+    limit: Callable[[ir.IntegerValue], ir.IntegerValue]
+    flags: ir.Table | None
+
+
+@dataclass(frozen=True)
+class Focus:
+    """An incremental step: compare only the ``changed`` records (a ``rid`` table: new or changed since the last
+    run) with all records. ``stale_lefts``: records (match step) whose earlier pairs or near misses lost a partner
+    that was deleted or changed; in ordered mode their pairs are all recomputed, as are those of every record a
+    changed record is a candidate for, since a new or lost pair of an earlier rule changes what later rules see."""
+
+    changed: ir.Table
+    stale_lefts: ir.Table | None = None
+    details: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass
 class StepResult:
-    """A step's accepted pairs and near misses (pairs contract) and per-use statistics."""
+    """A step's accepted pairs and near misses (pairs contract) and per-use statistics.
+
+    ``sizes``: the block sizes, (level 0 base / 1 refined, pass_, key, n) and ``frequent``: the values too common
+    to be evidence, (column, rank, value) — what an incremental run compares with the last run's. ``recomputed``:
+    under a focus, the records whose pairs this step computed afresh (a ``rid`` table), for a focused match step
+    in ordered mode the changed records and every left record a change may reach; else the changed records."""
 
     pairs: ir.Table
     near_misses: ir.Table
     stats: dict[int, RuleStats]
     frequent_values: list[dict[str, object]] = field(default_factory=list)
+    sizes: ir.Table | None = None
+    frequent: ir.Table | None = None
+    recomputed: ir.Table | None = None
+    focus: Focus | None = None
 
 
 def first_rule_only(scored: ir.Table) -> ir.Table:
@@ -88,14 +124,21 @@ def run_step(
     max_block_size: int,
     model: MatchModel | None,
     ordered: bool,
+    focus_of: Callable[[Counted], Focus] | None = None,
 ) -> StepResult:
-    """Pairs of every rule use of one step, in a constant number of engine steps named ``name/...``."""
+    """Pairs of every rule use of one step, in a constant number of engine steps named ``name/...``.
+
+    Block sizes and value frequencies are always counted over all records; ``focus_of`` (an incremental run) turns
+    those counts into the focus: only the pairs of the focused records are then formed and scored."""
     stats = {u.id: RuleStats() for u in uses}
     capped = _capped_conditions(uses, country)
     frequent: list[dict[str, object]] = []
+    flags = too_common = None
     if capped:
         norm = engine.materialize(f"{name}/frequencies", with_frequencies(norm, capped, kind))
         frequent = _report_frequent(engine, norm, capped)
+        flags = _flags(norm, capped, kind)
+        too_common = flags.filter(flags.common).select("column", "rank", "value").distinct()
     passes = cand.plan_passes(uses, country, max_block_size)
     by_id = {p.id: p for p in passes}
     rows = cand.keyed_rows(norm, passes, refine=False)
@@ -104,7 +147,9 @@ def run_step(
     limit = cand.limit_of(passes, sizes.pass_)
     _report_oversize(engine, sizes, passes, by_id, stats, refinable=cand.refinable(passes))
     blocked = rows.semi_join(sizes.filter(sizes.n <= limit), ["pass_", "key"])
+    all_sizes = sizes.select(level=ibis.literal(0, "int8"), pass_=sizes.pass_, key=sizes.key, n=sizes.n)
     refine_rows = cand.keyed_rows(norm, passes, refine=True)
+    inside = None
     if refine_rows is not None:
         big = sizes.filter((sizes.n > limit) & sizes.pass_.isin(cand.refinable(passes)))
         inside = refine_rows.semi_join(big, [refine_rows.parent_pass == big.pass_, refine_rows.parent == big.key]).drop(
@@ -114,8 +159,28 @@ def run_step(
         _report_oversize(engine, sizes2, passes, by_id, stats, refinable=[])
         ok2 = sizes2.filter(sizes2.n <= cand.limit_of(passes, sizes2.pass_))
         blocked = ibis.union(blocked, inside.semi_join(ok2, ["pass_", "key"]))
+        refined = sizes2.select(level=ibis.literal(1, "int8"), pass_=sizes2.pass_, key=sizes2.key, n=sizes2.n)
+        all_sizes = ibis.union(all_sizes, refined)
     labels = engine.from_arrow(cand.pass_labels(passes))
-    candidates = engine.materialize(f"{name}/candidates", cand.by_use(cand.candidate_pairs(blocked, kind), labels))
+    recomputed = focus = None
+    if focus_of is not None:
+        counted_rows = rows.select("rid", "pass_", "key")
+        counted_inside = inside.select("rid", "pass_", "key") if inside is not None else None
+        focus = focus_of(Counted(all_sizes, counted_rows, counted_inside, lambda p: cand.limit_of(passes, p), flags))
+    if focus is None:
+        found = cand.candidate_pairs(blocked, kind)
+    elif kind == "match" and ordered:
+        blocked = engine.materialize(f"{name}/blocked", blocked)
+        reached = cand.candidate_pairs(blocked, kind, ends=focus.changed).select(rid="l_rid")
+        lefts = [focus.changed.select("rid"), reached]
+        if focus.stale_lefts is not None:
+            lefts.append(focus.stale_lefts.select("rid"))
+        recomputed = engine.materialize(f"{name}/recomputed", ibis.union(*lefts, distinct=True))
+        found = cand.candidate_pairs(blocked, kind, lefts=recomputed)
+    else:
+        recomputed = focus.changed.select("rid")
+        found = cand.candidate_pairs(blocked, kind, ends=recomputed)
+    candidates = engine.materialize(f"{name}/candidates", cand.by_use(found, labels))
     for r in engine.to_arrow(candidates.group_by("use").agg(n=candidates.count())).to_pylist():
         stats[r["use"]].candidates = r["n"]
     scorer = StepScorer(uses, country, model)
@@ -128,7 +193,34 @@ def run_step(
     _count(engine, scored, stats, kind)
     pairs = scored.filter(scored._accept).select(*SCORED_COLUMNS)
     near = scored.filter(scored._near).select(*SCORED_COLUMNS)
-    return StepResult(pairs, near, stats, frequent)
+    return StepResult(pairs, near, stats, frequent, all_sizes, too_common, recomputed, focus)
+
+
+def recount(
+    engine: Engine, uses: list[RuleUse], kind: StepKind, pairs: ir.Table, near: ir.Table, ranks: ir.Table
+) -> dict[int, tuple[int, int, int]]:
+    """Per rule use: (pairs, near misses, records matched) of a step's final rows, e.g. after an incremental run
+    joined kept rows to the new ones. ``ranks``: (_rid, _rank) of every record, to tell a dedupe's tables apart."""
+    use_of = {(u.index, u.ranks[0] if kind == "dedupe" and u.ranks else -1): u.id for u in uses}
+    r = ranks.rename(left_rid="_rid")
+    out: dict[int, tuple[int, int, int]] = {u.id: (0, 0, 0) for u in uses}
+
+    def keyed(t: ir.Table) -> ir.Table:
+        j = t.join(r, "left_rid")
+        return j.mutate(_r=j._rank if kind == "dedupe" else ibis.literal(-1, j._rank.type()))
+
+    p, n = keyed(pairs), keyed(near)
+    ends = p.select("rule_index", "_r", e=p.left_rid)
+    if kind == "dedupe":
+        ends = ibis.union(ends, p.select("rule_index", "_r", e=p.right_rid))
+    counts: dict[tuple[int, int], list[int]] = {}
+    for i, (t, agg) in enumerate(((p, {"n": p.count()}), (n, {"n": n.count()}), (ends, {"n": ends.e.nunique()}))):
+        for row in engine.to_arrow(t.group_by(["rule_index", "_r"]).agg(**agg)).to_pylist():
+            counts.setdefault((row["rule_index"], row["_r"]), [0, 0, 0])[i] = int(row["n"])
+    for key, (a, b, c) in counts.items():
+        if key in use_of:
+            out[use_of[key]] = (a, b, c)
+    return out
 
 
 def _capped_conditions(uses: list[RuleUse], country: str) -> list[CompiledCondition]:
@@ -154,6 +246,24 @@ def with_frequencies(norm: ir.Table, capped: list[CompiledCondition], kind: Step
         n = norm._rid.count().over(ibis.window(group_by=by))
         out[c.frequency] = ibis.ifelse(norm[c.column].isnull(), ibis.null("int64"), n)
     return norm.mutate(**out)
+
+
+def _flags(norm: ir.Table, capped: list[CompiledCondition], kind: StepKind) -> ir.Table:
+    """(rid, column, rank, value, common) per record and capped column with a value: ``common`` when the value is
+    set aside as too common (rank -1 in a match, where values are counted across tables)."""
+    parts = []
+    for c in capped:
+        t = norm.filter(norm[c.column].notnull())
+        parts.append(
+            t.select(
+                rid=t._rid,
+                column=ibis.literal(f"{c.frequency}>{c.condition.max_frequency}"),
+                rank=t._rank.cast("int32") if kind == "dedupe" else ibis.literal(-1, "int32"),
+                value=t[c.column].cast("string"),
+                common=c.too_common(t[c.frequency]),
+            )
+        )
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
 def _report_frequent(engine: Engine, norm: ir.Table, capped: list[CompiledCondition]) -> list[dict[str, object]]:
