@@ -164,27 +164,27 @@ def test_records_in_a_block_that_crossed_its_size_limit_are_matched_afresh(tmp_p
     assert unify_outputs(tmp_path) == incremental
 
 
-def test_all_rules_mode_is_incremental_too(tmp_path: Path) -> None:
-    generate(tmp_path, customers=400, seed=4)
-    write_project_file(tmp_path, "duckdb")
-    set_in_project(tmp_path, r"^    order: ", "    mode: all_rules\n    order: ")
-    project = Project.load(tmp_path)
+def changed_and_compared(
+    root: Path, customers: int, seed: int, engine: str, edit: tuple[str, str] | None = None
+) -> None:
+    """Generate, run, apply a 5% change set, run incrementally, then --full: both runs' outputs must be equal."""
+    generate(root, customers=customers, seed=seed)
+    write_project_file(root, engine)
+    if edit is not None:
+        set_in_project(root, *edit)
+    project = Project.load(root)
     project.run()
-    apply_change_set(tmp_path, 0.05, seed=9)
+    apply_change_set(root, 0.05, seed=seed + 5)
     assert match_details(project.run())["incremental"]["mode"] == "incremental"
-    incremental = unify_outputs(tmp_path)
+    incremental = unify_outputs(root)
     project.run(full=True)
-    assert unify_outputs(tmp_path) == incremental
+    assert unify_outputs(root) == incremental
+
+
+def test_all_rules_mode_is_incremental_too(tmp_path: Path) -> None:
+    changed_and_compared(tmp_path, 400, 4, "duckdb", (r"^    order: ", "    mode: all_rules\n    order: "))
 
 
 @pytest.mark.spark
 def test_the_incremental_run_equals_a_full_run_on_spark(tmp_path: Path, spark_session: object) -> None:
-    generate(tmp_path, customers=200, seed=6)
-    write_project_file(tmp_path, "spark")
-    project = Project.load(tmp_path)
-    project.run()
-    apply_change_set(tmp_path, 0.05, seed=3)
-    assert match_details(project.run())["incremental"]["mode"] == "incremental"
-    incremental = unify_outputs(tmp_path)
-    project.run(full=True)
-    assert unify_outputs(tmp_path) == incremental
+    changed_and_compared(tmp_path, 200, 6, "spark")

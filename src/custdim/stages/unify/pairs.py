@@ -69,9 +69,10 @@ class Counted:
 @dataclass(frozen=True)
 class Focus:
     """An incremental step: compare only the ``changed`` records (a ``rid`` table: new or changed since the last
-    run, or unchanged but in a block or holding a value that crossed its limit) with all records. ``stale_lefts``: records (match step) whose earlier pairs or near misses lost a partner
-    that was deleted or changed; in ordered mode their pairs are all recomputed, as are those of every record a
-    changed record is a candidate for, since a new or lost pair of an earlier rule changes what later rules see."""
+    run, or unchanged but in a block or holding a value that crossed its limit) with all records. ``stale_lefts``:
+    records (match step) whose earlier pairs or near misses lost a partner that was deleted or changed; in ordered
+    mode their pairs are all recomputed, as are those of every record a changed record is a candidate for, since a
+    new or lost pair of an earlier rule changes what later rules see."""
 
     changed: ir.Table
     stale_lefts: ir.Table | None = None
