@@ -199,8 +199,8 @@ def load(ctx: RunContext, norm: ir.Table, records: ir.Table) -> tuple[Delta | No
     flagged = engine.materialize("match/delta", j.select("_rid", "_old", _same=same))
     changed = engine.materialize("match/changed", flagged.filter(~flagged._same).select(rid=flagged._rid))
     remap = engine.materialize("match/remap", flagged.filter(flagged._same).select("_old", "_rid"))
-    n_records, n_base = engine.count(flagged), engine.count(base)
     n_changed, n_same = engine.count(changed), engine.count(remap)
+    n_records, n_base = n_changed + n_same, engine.count(base)  # every record is changed or renumbered
     counts = {
         "records": n_records,
         "unchanged": n_same,
