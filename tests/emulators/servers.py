@@ -179,7 +179,8 @@ def moto_s3(data_dir: Path) -> Iterator[Emulator]:
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("s3fs") is None:
         unavailable("the S3 tests need moto[server] and s3fs (pip install -e '.[dev,cloud]')")
     port = free_port()
-    command = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    # Our entry point, not moto.server: it keeps S3's atomic conditional create (see moto_s3.py).
+    command = [sys.executable, str(HERE / "moto_s3.py"), "-H", LOOPBACK, "-p", str(port)]
     env = {
         "AWS_ACCESS_KEY_ID": S3_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": S3_SECRET,

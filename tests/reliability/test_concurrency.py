@@ -102,3 +102,21 @@ def test_a_live_holder_on_this_host_is_respected(project_dir: Path) -> None:
         with pytest.raises(LakeBusyError):
             project.lock("preview").__enter__()
     assert lock.holder() is None
+
+
+def test_a_damaged_lock_file_is_removed_only_when_it_stays_damaged(project_dir: Path) -> None:
+    """A lock file that is not a lock (bytes no run writes) is cleared after a pause; the note says so, and the
+    lock this run then takes is whole from the start (never an empty file a reader could catch)."""
+    project = Project.load(project_dir)
+    lock_path = project_dir / "lake" / "_runs" / ".lock"
+    lock_path.parent.mkdir(parents=True)
+    lock_path.write_bytes(b"\x00\x00 not json")
+    lock = RunLock(project.lake)
+    assert lock.holder() is None
+    notes = lock.acquire("after-damage")
+    assert notes == ["removed an unreadable lock file"]
+    holder = json.loads(lock_path.read_text())
+    assert holder["run_id"] == "after-damage" and holder["pid"] == os.getpid()
+    assert sorted(p.name for p in lock_path.parent.iterdir()) == [".lock"]  # no private file left behind
+    lock.release("after-damage")
+    assert not lock_path.exists()
