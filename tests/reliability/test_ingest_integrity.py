@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import sys
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,18 +23,35 @@ from custdim.errors import ConfigError, SourceError
 from custdim.project import Project
 from custdim.report import StageReport
 from custdim.stages.ingest import streaming
+from tests import conftest
 from tests.conftest import EXAMPLE_YAML, ORDERS, write_example
 
 HEADER = "contact_id,first_name,last_name,email,phone,city,zip"
 
 
-@pytest.fixture(autouse=True, params=["whole", "streamed"])
-def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every case twice: files read whole (as small files are), and streamed in 1 KiB blocks (as large ones are)."""
-    if request.param == "streamed":
+@pytest.fixture(autouse=True, params=["whole", "streamed", pytest.param("spark-read", marks=pytest.mark.spark)])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every case three times: files read whole (as small files are), streamed in 1 KiB blocks (as large ones are),
+    and on engine spark by Spark's own read path, each file split into 256-byte ranges read by separate tasks."""
+    if request.param in ("streamed", "spark-read"):
         monkeypatch.setattr(streaming, "STREAM_BYTES", 0)
         monkeypatch.setattr(streaming, "BLOCK_BYTES", 1 << 10)
-    return str(request.param)
+    if request.param != "spark-read":
+        yield str(request.param)
+        return
+    session = request.getfixturevalue("spark_session")
+
+    def on_spark(root: Path, yaml_text: str = EXAMPLE_YAML, **kw: str) -> Path:
+        return conftest.write_example(root, yaml_text=yaml_text.replace("engine: duckdb", "engine: spark"), **kw)
+
+    monkeypatch.setattr(sys.modules[__name__], "write_example", on_spark)
+    conf = session.conf  # type: ignore[attr-defined]
+    before = conf.get("spark.sql.files.maxPartitionBytes")
+    conf.set("spark.sql.files.maxPartitionBytes", "256")
+    try:
+        yield str(request.param)
+    finally:
+        conf.set("spark.sql.files.maxPartitionBytes", before)
 
 
 def rows(n: int = 10) -> list[str]:

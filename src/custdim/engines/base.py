@@ -20,6 +20,21 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class CsvFile:
+    """One large CSV source file for an engine's own reader (:meth:`Engine.land_csv`)."""
+
+    path: str  # a local path (the engine's workers read it themselves)
+    names: list[str]  # this file's columns, in file order
+    delimiter: str
+    quote: str
+    header: bool  # the file's first line is a header row, skipped
+    columns: list[str]  # the staging table's columns (every file's, first-seen order), ``row_column`` not included
+    constants: dict[str, str]  # columns with one value for every row of this file
+    first_row: int  # rows of the table staged before this file
+    row_column: str
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What an engine is good at, so stages choose a strategy without naming engines."""
 
@@ -66,6 +81,13 @@ class Engine(ABC):
         skip every row group whose min/max excludes the key they look for; False (nothing written) where the engine
         cannot do that cheaply: a global sort on Spark costs a sampling job and a shuffle per table."""
         return False
+
+    def land_csv(self, file: CsvFile, staging: str) -> int | None:
+        """Parse a large UTF-8 CSV file with the engine's own workers and append its rows to the staging folder
+        ``staging`` as Parquet (every column text, rows numbered ``first_row + 1 ...`` in file order); the number
+        of rows, or None when this engine has no such reader or the file holds anything the careful in-process
+        reader must judge (nothing is written then). Default: None, the file is read in this process."""
+        return None
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
         """Compute one step of a stage once and keep it in the engine; returns a table that reads the result.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from custdim.engines.base import Capabilities, Engine
+from custdim.engines.base import Capabilities, CsvFile, Engine
 from custdim.errors import EngineError
 
 if TYPE_CHECKING:
@@ -95,6 +95,21 @@ class SparkEngine(Engine):
 
     def _write_parquet(self, expr: ir.Table, path: str) -> None:
         self._con.to_parquet(expr, self.lake.url(path), mode="overwrite")
+
+    def land_csv(self, file: CsvFile, staging: str) -> int | None:
+        # Spark's own read path: a file larger than the driver's memory lands without passing through the driver.
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
+        from custdim.engines.spark_csv import land_csv
+
+        try:
+            return land_csv(self._session, file, self.lake.url(staging))
+        except (Py4JJavaError, PySparkException):
+            # The file cannot be read as text here (a .gz that is not gzip, a permission error): the in-process
+            # reader reads it and says precisely what is wrong. A failed write left nothing: Spark's commit
+            # protocol moves a job's files into the folder only when the whole job succeeded.
+            return None
 
     def _keep(self, name: str, expr: ir.Table) -> ir.Table:
         # Steps go through Parquet under work/_steps (as before the executor): it cuts Spark's lineage per step.

@@ -9,6 +9,7 @@ staged table with the engine, identically for every kind.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import fsspec
 import pyarrow as pa
@@ -18,6 +19,9 @@ from custdim.config.project import ProjectConfig
 from custdim.config.sources import CdmSource, FilesSource, FileTable, Source, SourceTable, SqlSource
 from custdim.stages.ingest.changes import Group
 from custdim.stages.ingest.readers import REJECT_SCHEMA
+
+if TYPE_CHECKING:
+    from custdim.stages.ingest.streaming import EngineCsv
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,13 @@ def stage_table(
     staging: str,
     groups: list[Group] | None = None,
     since: object = None,
+    engine_csv: EngineCsv | None = None,
 ) -> Staged:
     """Write ``ref``'s rows as Parquet parts under the (existing, empty) folder ``staging`` of ``fs``.
 
     ``groups``: of a change folder, only these (the hours a run has not applied yet). ``since``: of a database
-    table with a cursor, only rows whose cursor is at least this."""
+    table with a cursor, only rows whose cursor is at least this. ``engine_csv``: the engine's own reader for large
+    CSV files (see :meth:`custdim.engines.base.Engine.land_csv`)."""
     source = ref.source
     if isinstance(source, SqlSource):
         from custdim.stages.ingest.sql import stage_sql_table
@@ -67,18 +73,22 @@ def stage_table(
 
         return stage_cdm_table(ref, fs, staging)
     assert isinstance(source, FilesSource)
-    return stage_files_table(ref, fs, staging, groups)
+    return stage_files_table(ref, fs, staging, groups, engine_csv)
 
 
 def stage_files_table(
-    ref: TableRef, fs: fsspec.AbstractFileSystem, staging: str, groups: list[Group] | None = None
+    ref: TableRef,
+    fs: fsspec.AbstractFileSystem,
+    staging: str,
+    groups: list[Group] | None = None,
+    engine_csv: EngineCsv | None = None,
 ) -> Staged:
     """A ``type: files`` table: large CSV files streamed block by block, Parquet row group by row group."""
     from custdim.stages.ingest.streaming import land_files
 
     table = ref.table
     assert isinstance(table, FileTable)
-    landed = land_files(ref.config.resolve(table.path), table, ref.label, ref.key, fs, staging, groups)
+    landed = land_files(ref.config.resolve(table.path), table, ref.label, ref.key, fs, staging, groups, engine_csv)
     return Staged(landed.rows, pa.Table.from_pylist(landed.rejects, schema=REJECT_SCHEMA), landed.columns)
 
 

@@ -73,7 +73,8 @@ def run(ctx: RunContext, report: StageReport) -> None:
             lake.remove(staging)
             lake.makedirs(staging)
             groups = plan.groups if plan is not None and isinstance(table, FileTable) else None
-            staged = stage_table(TableRef(config, source, table, key), lake.fs, staging, groups, since)
+            ref = TableRef(config, source, table, key)
+            staged = stage_table(ref, lake.fs, staging, groups, since, engine_csv=engine.land_csv)
             declared = {**staged.declared, **table.columns}
             _check_columns(config.file, key, label, staged.columns, table.primary_key, table.columns)
 

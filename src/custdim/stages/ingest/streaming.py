@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import fsspec
@@ -25,6 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from custdim.config.sources import FileTable
+from custdim.engines.base import CsvFile
 from custdim.errors import SourceError
 from custdim.stages.ingest import readers
 from custdim.stages.ingest.changes import BATCH, CHANGE, Group, change_groups
@@ -36,6 +38,10 @@ STREAM_BYTES = 256 << 20
 BLOCK_BYTES = 16 << 20
 _HEAD_BYTES = 1 << 20
 _TAIL_BYTES = 1 << 16
+
+
+# An engine's own reader for a large CSV file (Engine.land_csv): rows written, or None to read it here.
+EngineCsv = Callable[[CsvFile, str], "int | None"]
 
 
 class _Careful(Exception):
@@ -94,12 +100,13 @@ def land_files(
     fs: fsspec.AbstractFileSystem,
     staging: str,
     groups: list[Group] | None = None,
+    engine_csv: EngineCsv | None = None,
 ) -> Landed:
     """Read every file of a files table and write it as Parquet parts under ``staging``, rows numbered in order.
 
     A table with ``incremental:`` is a change folder: its full data, then each hour's upserts and deletes, in time
     order (``groups``: only these), every row marked with CHANGE (full, upsert or delete) and BATCH (the hour,
-    '' for full data).
+    '' for full data). ``engine_csv``: the engine's own reader, offered every large local UTF-8 CSV file first.
     """
     where = f"{label}: {key}.path"
     if spec.file_format == "jsonl":
@@ -132,7 +139,7 @@ def land_files(
     for change, batch, group in plan:
         if spec.incremental is not None:
             parts.constants = {CHANGE: change, BATCH: batch}
-        _land_group(src, group, files, spec, where, parts, landed)
+        _land_group(src, group, files, spec, where, parts, landed, engine_csv)
     landed.parts = parts.count
     if parts.count == 0:  # no file held a row: still one (empty) part, so the table has its columns
         parts.constants = {}
@@ -149,12 +156,19 @@ def _land_group(
     where: str,
     parts: _Parts,
     landed: Landed,
+    engine_csv: EngineCsv | None = None,
 ) -> None:
     for f in group:
         note = f" of {f.rsplit('/', 1)[-1]}" if len(files) > 1 else ""
         if spec.file_format == "parquet":
             _land_parquet(src, f, where, parts, landed)
         elif src.size(f) >= STREAM_BYTES and _streamable(spec):
+            if engine_csv is not None and _is_local(src):
+                rows = engine_csv(_csv_file(src, f, spec, where, parts, landed), parts.staging)
+                if rows is not None:
+                    landed.rows += rows
+                    parts.count += 1 if rows else 0  # the engine's part files count as this table's parts
+                    continue
             written: list[str] = []
             first_row = landed.rows
             try:
@@ -165,6 +179,28 @@ def _land_group(
                 _land_whole(src, f, spec, where, note, parts, landed)
         else:
             _land_whole(src, f, spec, where, note, parts, landed)
+
+
+def _is_local(src: fsspec.AbstractFileSystem) -> bool:
+    protocols = src.protocol if isinstance(src.protocol, (tuple, list)) else (src.protocol,)
+    return "file" in protocols or "local" in protocols
+
+
+def _csv_file(
+    src: fsspec.AbstractFileSystem, f: str, spec: FileTable, where: str, parts: _Parts, landed: Landed
+) -> CsvFile:
+    names = readers._header(_head(src, f, where, spec), spec, f, where)
+    return CsvFile(
+        path=f,
+        names=names,
+        delimiter=spec.delimiter,
+        quote=spec.quote,
+        header=spec.header,
+        columns=parts.schema.names,
+        constants=dict(parts.constants),
+        first_row=landed.rows,
+        row_column=ROW,
+    )
 
 
 def _streamable(spec: FileTable) -> bool:
