@@ -9,7 +9,10 @@
    as a Parquet part, then typed, keyed and landed by the engine (declared types: birth date and amount);
 3. ``whole``: the same with streaming switched off, i.e. the whole-file reader every file used before;
 4. ``floor``: DuckDB alone: ``COPY (SELECT * FROM read_csv(file, all_varchar = true)) TO 'x.parquet'`` -- the rows
-   as text in Parquet, no types, no keys, no rejects.
+   as text in Parquet, no types, no keys, no rejects;
+5. ``spark-driver``: the ingest stage with ``engine: spark``, the file streamed through the driver process;
+6. ``spark``: the same as shipped: Spark's executors read and parse the file (Spark's read path), the driver never
+   holds its rows. Peak memory is this Python process's; Spark's JVM is bounded by its heap setting either way.
 
 Results: ``bench/results/ingest.{json,md}``. Reports; never fails on speed.
 """
@@ -28,7 +31,7 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORK_DIR = BENCH_DIR / "work"
-PHASES = ("generate", "streamed", "whole", "floor")
+PHASES = ("generate", "streamed", "whole", "floor", "spark-driver", "spark")
 DEFAULT_ROWS = 10_000_000
 
 PROJECT = """\
@@ -119,8 +122,14 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines += ["", "| reader | seconds | peak GiB | rows landed | rejected | vs DuckDB alone |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
     floor = phases.get("floor", {})
-    names = {"streamed": "custdim, streamed (default)", "whole": "custdim, whole file", "floor": "DuckDB alone"}
-    for phase in ("streamed", "whole", "floor"):
+    names = {
+        "streamed": "custdim, streamed (default)",
+        "whole": "custdim, whole file",
+        "floor": "DuckDB alone",
+        "spark-driver": "custdim on Spark, streamed by the driver",
+        "spark": "custdim on Spark, read by the executors (default)",
+    }
+    for phase in ("streamed", "whole", "floor", "spark-driver", "spark"):
         r = phases.get(phase, {})
         if r.get("status") != "succeeded":
             lines.append(f"| {names[phase]} | failed: {r.get('error', 'not run')} | | | | |")
@@ -140,6 +149,8 @@ def _phase(phase: str, directory: Path, rows: int, seed: int) -> dict[str, Any]:
         return generate(directory, rows, seed)
     if phase == "floor":
         return floor(directory)
+    if phase.startswith("spark"):
+        return ingest(directory, streamed=True, engine="spark", executors=phase == "spark")
     return ingest(directory, streamed=phase == "streamed")
 
 
@@ -171,16 +182,27 @@ def generate(directory: Path, rows: int, seed: int) -> dict[str, Any]:
     return {"status": "succeeded", "seconds": round(time.perf_counter() - started, 3), "bytes": path.stat().st_size}
 
 
-def ingest(directory: Path, streamed: bool) -> dict[str, Any]:
-    """custdim's ingest stage on the file, streamed (as shipped) or whole."""
+def ingest(directory: Path, streamed: bool, engine: str = "duckdb", executors: bool = True) -> dict[str, Any]:
+    """custdim's ingest stage on the file, streamed (as shipped) or whole; on Spark, read by the executors (as
+    shipped) or streamed through the driver."""
     from bench.er_metrics import RssSampler
+    from custdim.engines.base import Engine
+    from custdim.engines.spark import SparkEngine
     from custdim.project import Project
     from custdim.stages.ingest import streaming
 
     if not streamed:
         streaming.STREAM_BYTES = 1 << 62
-    shutil.rmtree(directory / "lake", ignore_errors=True)
-    project = Project.load(directory)
+    if not executors:
+        SparkEngine.land_csv = Engine.land_csv  # type: ignore[method-assign]
+    project_dir = directory
+    if engine != "duckdb":
+        project_dir = directory / engine
+        project_dir.mkdir(exist_ok=True)
+        text = PROJECT.replace("path: data/", f"path: {(directory / 'data').as_posix()}/")
+        (project_dir / "custdim.yaml").write_text(f"{text}engine: {engine}\n", encoding="utf-8")
+    shutil.rmtree(project_dir / "lake", ignore_errors=True)
+    project = Project.load(project_dir)
     with RssSampler() as rss, rss.phase("ingest"):
         report = project.run(stage="ingest")
     stage = report.stages[0]
