@@ -106,9 +106,10 @@ class SparkEngine(Engine):
         try:
             return land_csv(self._session, file, self.lake.url(staging))
         except (Py4JJavaError, PySparkException):
-            # The file cannot be read as text here (a .gz that is not gzip, a permission error): the in-process
-            # reader reads it and says precisely what is wrong. A failed write left nothing: Spark's commit
-            # protocol moves a job's files into the folder only when the whole job succeeded.
+            # A task met what only the careful reader settles (spark_csv.CAREFUL), or the file cannot be read as
+            # text here (a .gz that is not gzip, a permission error): the in-process reader reads it and says
+            # precisely what is wrong. The failed job left nothing: Spark's commit protocol moves a job's files
+            # into the folder only when the whole job succeeded.
             return None
 
     def _keep(self, name: str, expr: ir.Table) -> ir.Table:
