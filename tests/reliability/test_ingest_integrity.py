@@ -54,6 +54,10 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         conf.set("spark.sql.files.maxPartitionBytes", before)
 
 
+# JSON Lines and config cases: no CSV is read, so one way of reading is enough (the parameter replaces the fixture).
+ONE_WAY = pytest.mark.parametrize("reading", ["whole"])
+
+
 def rows(n: int = 10) -> list[str]:
     """``n`` well-formed contact rows, C001 ... C0nn (file line = row number + 1)."""
     return [f"C{i:03d},F{i},L{i},e{i}@x.com,555{i},City{i},0{i:04d}" for i in range(1, n + 1)]
@@ -202,6 +206,7 @@ def test_declared_types_land_exact_values(tmp_path: Path) -> None:
     }
 
 
+@ONE_WAY
 def test_typed_json_numbers_are_not_rounded(tmp_path: Path) -> None:
     yaml = EXAMPLE_YAML.replace(
         "        primary_key: order_id", '        primary_key: order_id\n        columns: {total: "decimal(12,2)"}'
@@ -221,6 +226,7 @@ def activity_project(root: Path, orders: list[dict[str, object]], yaml_text: str
     return Project.load(root)
 
 
+@ONE_WAY
 def test_activity_amounts_that_are_not_numbers_are_rejected(tmp_path: Path) -> None:
     orders: list[dict[str, object]] = [
         {"order_id": "O1", "account_id": "A01", "ordered_at": "2026-01-02T10:00:00+02:00", "total": "10.5"},
@@ -251,6 +257,7 @@ def test_activity_amounts_that_are_not_numbers_are_rejected(tmp_path: Path) -> N
     }
 
 
+@ONE_WAY
 def test_activity_table_listed_twice_is_a_config_error(tmp_path: Path) -> None:
     yaml = EXAMPLE_YAML + (
         "  - table: shop.orders\n    type: Other\n    customer: {table: shop.accounts, foreign_key: account_id}\n"
@@ -298,6 +305,7 @@ def test_random_bytes_named_csv_are_a_clear_error(tmp_path: Path, with_nul: bool
     assert "binary" in str(info.value)
 
 
+@ONE_WAY
 def test_read_errors_name_the_project_file_key(example_dir: Path) -> None:
     (example_dir / "data" / "orders.jsonl").unlink()
     with pytest.raises(SourceError) as info:
