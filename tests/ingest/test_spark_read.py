@@ -15,6 +15,7 @@ import pytest
 
 from custdim.config.sources import FileTable
 from custdim.engines.spark import SparkEngine
+from custdim.errors import SourceError
 from custdim.lake import Lake
 from custdim.stages.ingest import streaming
 from custdim.stages.ingest.changes import BATCH, CHANGE
@@ -136,3 +137,69 @@ def test_a_file_the_careful_reader_must_judge_is_left_to_it(spark: SparkEngine, 
     assert there_rows.equals(here_rows)
     if damage != "multi-line":
         assert there.rejects
+
+
+def _land_parquet(folder: Path, staging: Path, engine: SparkEngine | None, calls: list[int]) -> streaming.Landed:
+    def counted(work: streaming.Callable[[streaming.Task], streaming.Task], tasks: list[streaming.Task]):  # type: ignore[no-untyped-def]
+        assert engine is not None
+        calls.append(len(tasks))
+        return engine.run_tasks(work, tasks)
+
+    staging.mkdir()
+    return streaming.land_files(
+        str(folder), _spec(folder, format="parquet"), "shop.accounts", "sources[0].tables[0]",
+        fsspec.filesystem("file"), str(staging), None, None, counted if engine is not None else None,
+    )  # fmt: skip
+
+
+def test_large_parquet_files_are_read_row_group_by_row_group_on_the_workers(spark: SparkEngine, tmp_path: Path) -> None:
+    folder = tmp_path / "accounts"
+    folder.mkdir()
+    n = 6_000
+    a = pa.table({
+        "id": [f"A{i}" for i in range(n)],
+        "n": pa.array(range(n), pa.int32()),
+        "t": pa.array([1_700_000_000_123_456_789 + i for i in range(n)], pa.timestamp("ns", tz="UTC")),
+    })  # fmt: skip
+    b = pa.table(
+        {"id": [f"B{i}" for i in range(n // 2)], "n": pa.array(range(n // 2), pa.int64()), "x": ["y"] * (n // 2)}
+    )
+    pq.write_table(a, folder / "a.parquet", row_group_size=500)
+    pq.write_table(b, folder / "b.parquet", row_group_size=1_000)
+
+    calls: list[int] = []
+    here = _land_parquet(folder, tmp_path / "here", None, calls)
+    there = _land_parquet(folder, tmp_path / "there", spark, calls)
+    assert calls == [15]  # one task per row group: 12 of a, 3 of b
+    assert there.rows == here.rows == 9_000 and there.parts == here.parts == 15
+    names = sorted(p.name for p in (tmp_path / "here").iterdir())
+    assert sorted(p.name for p in (tmp_path / "there").iterdir()) == names
+    for name in names:  # part for part the same file contents: types (ns timestamps, promoted ints), rows, numbers
+        assert pq.read_table(tmp_path / "there" / name).equals(pq.read_table(tmp_path / "here" / name))
+    staged = pq.read_table(tmp_path / "there").sort_by(ROW)
+    assert staged[ROW].to_pylist() == list(range(1, 9_001))
+    assert staged["t"].type == pa.timestamp("ns", tz="UTC") and staged["n"].type == pa.int64()
+
+
+def test_a_parquet_file_a_worker_cannot_read_is_read_here_and_reported(spark: SparkEngine, tmp_path: Path) -> None:
+    folder = tmp_path / "accounts"
+    folder.mkdir()
+    path = folder / "a.parquet"
+    pq.write_table(pa.table({"id": [f"A{i}" for i in range(2_000)]}), path, row_group_size=1_000)
+    # The footer is sound, the second row group's page header is not: only the task reading it fails.
+    offset = pq.ParquetFile(path).metadata.row_group(1).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+
+    staging = tmp_path / "there"
+    staging.mkdir()
+    parts = streaming._Parts(fsspec.filesystem("file"), str(staging), streaming._parquet_schema(
+        fsspec.filesystem("file"), [str(path)], "where"))  # fmt: skip
+    landed = streaming.Landed()
+    assert not streaming._land_parquet_on_workers(
+        fsspec.filesystem("file"), [str(path)], parts, landed, spark.run_tasks
+    )
+    assert list(staging.iterdir()) == [] and parts.count == 0 and landed.rows == 0  # the first task's part is gone
+    with pytest.raises(SourceError, match=r"shop.accounts: sources\[0\]\.tables\[0\]\.path: cannot read .*a.parquet"):
+        _land_parquet(folder, tmp_path / "again", spark, [])

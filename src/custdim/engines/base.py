@@ -6,8 +6,9 @@ import posixpath
 import re
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import pyarrow as pa
@@ -87,6 +88,14 @@ class Engine(ABC):
         ``staging`` as Parquet (every column text, rows numbered ``first_row + 1 ...`` in file order); the number
         of rows, or None when this engine has no such reader or the file holds anything the careful in-process
         reader must judge (nothing is written then). Default: None, the file is read in this process."""
+        return None
+
+    def run_tasks(
+        self, work: Callable[[dict[str, Any]], dict[str, Any]], tasks: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """Run independent tasks (JSON-able dicts) on the engine's own workers; their results in task order, or None
+        when the engine has no workers of its own and the caller runs the tasks in this process (the default).
+        ``work`` must be a module-level function: workers import it. A failed task raises."""
         return None
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import ibis
+import pyarrow as pa
 
 from custdim.engines.base import Capabilities, CsvFile, Engine
 from custdim.errors import EngineError
@@ -76,6 +80,16 @@ def register_functions(session: object) -> None:
     session.udf.register("jaro_winkler_similarity", _jaro_winkler, DoubleType())  # type: ignore[attr-defined]
 
 
+def _run_tasks(
+    batches: Iterator[pa.RecordBatch], work: Callable[[dict[str, Any]], dict[str, Any]]
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow function of :meth:`SparkEngine.run_tasks`: one result row per task."""
+    for batch in batches:
+        ids = batch.column("i").to_pylist()
+        results = [json.dumps(work(json.loads(t))) for t in batch.column("task").to_pylist()]
+        yield pa.RecordBatch.from_pydict({"i": ids, "result": results})
+
+
 class SparkEngine(Engine):
     name = "spark"
     capabilities = Capabilities(local_graph=False)
@@ -111,6 +125,21 @@ class SparkEngine(Engine):
             # precisely what is wrong. The failed job left nothing: Spark's commit protocol moves a job's files
             # into the folder only when the whole job succeeded.
             return None
+
+    def run_tasks(
+        self, work: Callable[[dict[str, Any]], dict[str, Any]], tasks: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        if not tasks:
+            return []
+        session: Any = self._session
+        payload = [(i, json.dumps(task)) for i, task in enumerate(tasks)]
+        frame = session.createDataFrame(payload, "i long, task string")
+        slots = max(1, int(session.sparkContext.defaultParallelism))
+        frame = frame.repartition(min(len(tasks), slots * 4))  # a few tasks per slot: uneven ones even out
+        runner = functools.partial(_run_tasks, work=work)
+        rows = frame.mapInArrow(runner, "i long, result string").collect()
+        results = sorted((int(r["i"]), json.loads(r["result"])) for r in rows)
+        return [result for _, result in results]
 
     def _keep(self, name: str, expr: ir.Table) -> ir.Table:
         # Steps go through Parquet under work/_steps (as before the executor): it cuts Spark's lineage per step.

@@ -21,7 +21,7 @@ from custdim.stages.ingest.changes import Group
 from custdim.stages.ingest.readers import REJECT_SCHEMA
 
 if TYPE_CHECKING:
-    from custdim.stages.ingest.streaming import EngineCsv
+    from custdim.stages.ingest.streaming import EngineCsv, EngineTasks
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,14 @@ def stage_table(
     groups: list[Group] | None = None,
     since: object = None,
     engine_csv: EngineCsv | None = None,
+    engine_tasks: EngineTasks | None = None,
 ) -> Staged:
     """Write ``ref``'s rows as Parquet parts under the (existing, empty) folder ``staging`` of ``fs``.
 
     ``groups``: of a change folder, only these (the hours a run has not applied yet). ``since``: of a database
-    table with a cursor, only rows whose cursor is at least this. ``engine_csv``: the engine's own reader for large
-    CSV files (see :meth:`custdim.engines.base.Engine.land_csv`)."""
+    table with a cursor, only rows whose cursor is at least this. ``engine_csv``, ``engine_tasks``: the engine's own
+    reader for large CSV files and its workers for large Parquet files (:meth:`custdim.engines.base.Engine.land_csv`,
+    :meth:`~custdim.engines.base.Engine.run_tasks`)."""
     source = ref.source
     if isinstance(source, SqlSource):
         from custdim.stages.ingest.sql import stage_sql_table
@@ -73,7 +75,7 @@ def stage_table(
 
         return stage_cdm_table(ref, fs, staging)
     assert isinstance(source, FilesSource)
-    return stage_files_table(ref, fs, staging, groups, engine_csv)
+    return stage_files_table(ref, fs, staging, groups, engine_csv, engine_tasks)
 
 
 def stage_files_table(
@@ -82,13 +84,15 @@ def stage_files_table(
     staging: str,
     groups: list[Group] | None = None,
     engine_csv: EngineCsv | None = None,
+    engine_tasks: EngineTasks | None = None,
 ) -> Staged:
     """A ``type: files`` table: large CSV files streamed block by block, Parquet row group by row group."""
     from custdim.stages.ingest.streaming import land_files
 
     table = ref.table
     assert isinstance(table, FileTable)
-    landed = land_files(ref.config.resolve(table.path), table, ref.label, ref.key, fs, staging, groups, engine_csv)
+    url = ref.config.resolve(table.path)
+    landed = land_files(url, table, ref.label, ref.key, fs, staging, groups, engine_csv, engine_tasks)
     return Staged(landed.rows, pa.Table.from_pylist(landed.rejects, schema=REJECT_SCHEMA), landed.columns)
 
 

@@ -74,7 +74,9 @@ def run(ctx: RunContext, report: StageReport) -> None:
             lake.makedirs(staging)
             groups = plan.groups if plan is not None and isinstance(table, FileTable) else None
             ref = TableRef(config, source, table, key)
-            staged = stage_table(ref, lake.fs, staging, groups, since, engine_csv=engine.land_csv)
+            staged = stage_table(
+                ref, lake.fs, staging, groups, since, engine_csv=engine.land_csv, engine_tasks=engine.run_tasks
+            )
             declared = {**staged.declared, **table.columns}
             _check_columns(config.file, key, label, staged.columns, table.primary_key, table.columns)
 

@@ -14,11 +14,13 @@ null, so the engine reads the staging folder as one table.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import contextlib
 import gzip
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import fsspec
 import pyarrow as pa
@@ -42,6 +44,9 @@ _TAIL_BYTES = 1 << 16
 
 # An engine's own reader for a large CSV file (Engine.land_csv): rows written, or None to read it here.
 EngineCsv = Callable[[CsvFile, str], "int | None"]
+# An engine's own workers for independent tasks (Engine.run_tasks): results in order, or None to run them here.
+Task = dict[str, Any]
+EngineTasks = Callable[[Callable[[Task], Task], list[Task]], "list[Task] | None"]
 
 
 class _Careful(Exception):
@@ -101,12 +106,14 @@ def land_files(
     staging: str,
     groups: list[Group] | None = None,
     engine_csv: EngineCsv | None = None,
+    engine_tasks: EngineTasks | None = None,
 ) -> Landed:
     """Read every file of a files table and write it as Parquet parts under ``staging``, rows numbered in order.
 
     A table with ``incremental:`` is a change folder: its full data, then each hour's upserts and deletes, in time
     order (``groups``: only these), every row marked with CHANGE (full, upsert or delete) and BATCH (the hour,
-    '' for full data). ``engine_csv``: the engine's own reader, offered every large local UTF-8 CSV file first.
+    '' for full data). ``engine_csv``: the engine's own reader, offered every large local UTF-8 CSV file first;
+    ``engine_tasks``: the engine's workers, which read the row groups of large local Parquet files.
     """
     where = f"{label}: {key}.path"
     if spec.file_format == "jsonl":
@@ -139,6 +146,9 @@ def land_files(
     for change, batch, group in plan:
         if spec.incremental is not None:
             parts.constants = {CHANGE: change, BATCH: batch}
+        on_workers = spec.file_format == "parquet" and engine_tasks is not None and _is_local(src)
+        if on_workers and _land_parquet_on_workers(src, group, parts, landed, engine_tasks):  # type: ignore[arg-type]
+            continue
         _land_group(src, group, files, spec, where, parts, landed, engine_csv)
     landed.parts = parts.count
     if parts.count == 0:  # no file held a row: still one (empty) part, so the table has its columns
@@ -280,6 +290,55 @@ def _land_parquet(src: fsspec.AbstractFileSystem, f: str, where: str, parts: _Pa
                 landed.rows += group.num_rows
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{where}: cannot read {f} as Parquet: {readers._printable(exc)}") from None
+
+
+def _land_parquet_on_workers(
+    src: fsspec.AbstractFileSystem, group: list[str], parts: _Parts, landed: Landed, run: EngineTasks
+) -> bool:
+    """Land a group of large Parquet files by row group on the engine's workers: the part names and row numbers
+    are given out here from the files' footers, so every part is the one the in-process path writes. False when the
+    files are small, the engine has no workers, or a task failed (its parts are removed; the caller reads the files
+    here and reports what is wrong precisely)."""
+    if sum(src.size(f) for f in group) < STREAM_BYTES:
+        return False
+    schema = base64.b64encode(parts.schema.serialize().to_pybytes()).decode("ascii")
+    tasks: list[dict[str, Any]] = []
+    first = landed.rows
+    for f in group:
+        try:
+            with src.open(f, "rb") as fh:
+                meta = pq.ParquetFile(fh).metadata
+        except (pa.ArrowInvalid, OSError):
+            return False  # the in-process path says what is wrong with it
+        for i in range(meta.num_row_groups):
+            path = f"{parts.staging}/part-{parts.count + len(tasks):05d}.parquet"
+            task = {"file": f, "row_group": i, "first_row": first, "part": path, "schema": schema}
+            tasks.append(task | {"constants": dict(parts.constants)})
+            first += meta.row_group(i).num_rows
+    try:
+        results = run(write_row_group, tasks)
+    except Exception:
+        results = None
+        parts.discard([t["part"] for t in tasks if parts.fs.exists(t["part"])])
+    if results is None:
+        return False
+    parts.count += len(tasks)
+    landed.rows += sum(int(r["rows"]) for r in results)
+    return True
+
+
+def write_row_group(task: dict[str, Any]) -> dict[str, Any]:
+    """One row group of a Parquet file as one staging part (run on an engine's worker); ``{"rows": n}``."""
+    schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(task["schema"])))
+    fs = fsspec.filesystem("file")
+    with fs.open(task["file"], "rb") as fh:
+        group = pq.ParquetFile(fh).read_row_group(int(task["row_group"]))
+    table = _numbered(group, int(task["first_row"]))
+    for name, value in task["constants"].items():
+        table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
+    with fs.open(task["part"], "wb") as out:
+        pq.write_table(_conform(table, schema), out)
+    return {"rows": table.num_rows}
 
 
 def _stream_csv(
