@@ -124,46 +124,48 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines = ["# custdim ingest benchmark: one large CSV extract", "", *header_lines(doc, doc["seed"])]
     if gen.get("status") == "succeeded":
         lines.append(f"- {doc['rows']:,} rows, {gen['bytes'] / 2**30:.2f} GiB of CSV in one file")
-    lines += ["", "| reader | seconds | peak GiB | rows landed | rejected | vs DuckDB alone |",
-              "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
-    floor = phases.get("floor", {})
-    names = {
-        "streamed": "custdim, streamed (default)",
-        "whole": "custdim, whole file",
-        "floor": "DuckDB alone",
-        "spark-driver": "custdim on Spark, streamed by the driver",
-        "spark": "custdim on Spark, read by the executors (default)",
-    }
-    for phase in ("streamed", "whole", "floor", "spark-driver", "spark"):
-        r = phases.get(phase, {})
-        if r.get("status") != "succeeded":
-            lines.append(f"| {names[phase]} | failed: {r.get('error', 'not run')} | | | | |")
-            continue
-        ratio = f"{r['seconds'] / floor['seconds']:.2f}x" if floor.get("status") == "succeeded" else ""
-        lines.append(
-            f"| {names[phase]} | {r['seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {r['rows']:,} | "
-            f"{r.get('rejected', 0):,} | {ratio} |"
-        )
+    lines += ["", *_table(phases, CSV_READERS, "floor", "DuckDB alone", rejected=True)]
     lines += ["", "custdim also applies the declared types strictly, checks keys, keeps rejects and writes the raw "
-              "CDM manifest; DuckDB alone writes the text as it reads it.", ""]  # fmt: skip
-    lines += ["The same extract as one Parquet file (every column text, row groups of 131,072 rows):", "",
-              "| reader | seconds | peak GiB | rows landed | vs DuckDB engine |",
-              "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
-    base = phases.get("parquet", {})
-    labels = {
-        "parquet": "custdim on DuckDB, row groups read in process (default)",
-        "spark-parquet-driver": "custdim on Spark, row groups read by the driver",
-        "spark-parquet": "custdim on Spark, row groups read by the workers (default)",
-    }
-    for phase, label in labels.items():
-        r = phases.get(phase, {})
-        if r.get("status") != "succeeded":
-            lines.append(f"| {label} | failed: {r.get('error', 'not run')} | | | |")
-            continue
-        ratio = f"{r['seconds'] / base['seconds']:.2f}x" if base.get("status") == "succeeded" else ""
-        lines.append(f"| {label} | {r['seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {r['rows']:,} | {ratio} |")
+              "CDM manifest; DuckDB alone writes the text as it reads it.", "",
+              "The same extract as one Parquet file (every column text, row groups of 131,072 rows):", ""]  # fmt: skip
+    lines += _table(phases, PARQUET_READERS, "parquet", "DuckDB engine", rejected=False)
     lines.append("")
     return "\n".join(lines)
+
+
+CSV_READERS = {
+    "streamed": "custdim, streamed (default)",
+    "whole": "custdim, whole file",
+    "floor": "DuckDB alone",
+    "spark-driver": "custdim on Spark, streamed by the driver",
+    "spark": "custdim on Spark, read by the executors (default)",
+}
+PARQUET_READERS = {
+    "parquet": "custdim on DuckDB, row groups read in process (default)",
+    "spark-parquet-driver": "custdim on Spark, row groups read by the driver",
+    "spark-parquet": "custdim on Spark, row groups read by the workers (default)",
+}
+
+
+def _table(
+    phases: dict[str, Any], readers: dict[str, str], base_phase: str, base_name: str, rejected: bool
+) -> list[str]:
+    """A markdown table of the given phases, times as ratios to ``base_phase``."""
+    extra = " rejected |" if rejected else ""
+    lines = [f"| reader | seconds | peak GiB | rows landed |{extra} vs {base_name} |",
+             "| --- | ---: | ---: | ---: |" + (" ---: |" if rejected else "") + " ---: |"]  # fmt: skip
+    base = phases.get(base_phase, {})
+    for phase, label in readers.items():
+        r = phases.get(phase, {})
+        if r.get("status") != "succeeded":
+            lines.append(f"| {label} | failed: {r.get('error', 'not run')} | | |{' |' if rejected else ''} |")
+            continue
+        ratio = f"{r['seconds'] / base['seconds']:.2f}x" if base.get("status") == "succeeded" else ""
+        count = f" {r.get('rejected', 0):,} |" if rejected else ""
+        lines.append(
+            f"| {label} | {r['seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {r['rows']:,} |{count} {ratio} |"
+        )
+    return lines
 
 
 def _phase(phase: str, directory: Path, rows: int, seed: int) -> dict[str, Any]:

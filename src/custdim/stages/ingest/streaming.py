@@ -74,15 +74,22 @@ class _Parts:
     def write(self, table: pa.Table) -> str:
         path = f"{self.staging}/part-{self.count:05d}.parquet"
         self.count += 1
-        for name, value in self.constants.items():
-            table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
-        with self.fs.open(path, "wb") as fh:
-            pq.write_table(_conform(table, self.schema), fh)
+        _write_part(self.fs, path, table, self.constants, self.schema)
         return path
 
     def discard(self, paths: list[str]) -> None:
         for p in paths:
             self.fs.rm(p)
+
+
+def _write_part(
+    fs: fsspec.AbstractFileSystem, path: str, table: pa.Table, constants: dict[str, str], schema: pa.Schema
+) -> None:
+    """Write one staging part: ``table`` with the constant columns added, conformed to the table's schema."""
+    for name, value in constants.items():
+        table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
+    with fs.open(path, "wb") as fh:
+        pq.write_table(_conform(table, schema), fh)
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -146,8 +153,12 @@ def land_files(
     for change, batch, group in plan:
         if spec.incremental is not None:
             parts.constants = {CHANGE: change, BATCH: batch}
-        on_workers = spec.file_format == "parquet" and engine_tasks is not None and _is_local(src)
-        if on_workers and _land_parquet_on_workers(src, group, parts, landed, engine_tasks):  # type: ignore[arg-type]
+        if (
+            engine_tasks is not None
+            and spec.file_format == "parquet"
+            and _is_local(src)
+            and _land_parquet_on_workers(src, group, parts, landed, engine_tasks)
+        ):
             continue
         _land_group(src, group, files, spec, where, parts, landed, engine_csv)
     landed.parts = parts.count
@@ -302,7 +313,7 @@ def _land_parquet_on_workers(
     if sum(src.size(f) for f in group) < STREAM_BYTES:
         return False
     schema = base64.b64encode(parts.schema.serialize().to_pybytes()).decode("ascii")
-    tasks: list[dict[str, Any]] = []
+    tasks: list[Task] = []
     first = landed.rows
     for f in group:
         try:
@@ -312,8 +323,10 @@ def _land_parquet_on_workers(
             return False  # the in-process path says what is wrong with it
         for i in range(meta.num_row_groups):
             path = f"{parts.staging}/part-{parts.count + len(tasks):05d}.parquet"
-            task = {"file": f, "row_group": i, "first_row": first, "part": path, "schema": schema}
-            tasks.append(task | {"constants": dict(parts.constants)})
+            constants = dict(parts.constants)
+            tasks.append(
+                {"file": f, "row_group": i, "first_row": first, "part": path, "schema": schema, "constants": constants}
+            )
             first += meta.row_group(i).num_rows
     try:
         results = run(write_row_group, tasks)
@@ -327,18 +340,14 @@ def _land_parquet_on_workers(
     return True
 
 
-def write_row_group(task: dict[str, Any]) -> dict[str, Any]:
+def write_row_group(task: Task) -> Task:
     """One row group of a Parquet file as one staging part (run on an engine's worker); ``{"rows": n}``."""
     schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(task["schema"])))
     fs = fsspec.filesystem("file")
     with fs.open(task["file"], "rb") as fh:
         group = pq.ParquetFile(fh).read_row_group(int(task["row_group"]))
-    table = _numbered(group, int(task["first_row"]))
-    for name, value in task["constants"].items():
-        table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
-    with fs.open(task["part"], "wb") as out:
-        pq.write_table(_conform(table, schema), out)
-    return {"rows": table.num_rows}
+    _write_part(fs, task["part"], _numbered(group, int(task["first_row"])), task["constants"], schema)
+    return {"rows": group.num_rows}
 
 
 def _stream_csv(
